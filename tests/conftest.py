@@ -1,0 +1,63 @@
+"""Test-wide environment: a throwaway AIRFLOW_HOME and no real AWS credentials.
+
+This runs before any test module imports Airflow, so Airflow never creates ~/airflow and no test
+can reach a real AWS account by accident.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+_airflow_home = tempfile.mkdtemp(prefix="airflow-home-")
+os.environ["AIRFLOW_HOME"] = _airflow_home
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(PROJECT_ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(PROJECT_ROOT / "plugins")
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_airflow_home}/airflow.db"
+for _name in list(os.environ):
+    if _name.startswith(("AWS_", "AIRFLOW_CONN_")):
+        del os.environ[_name]
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_airflow_home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A migrated metadata database in the throwaway AIRFLOW_HOME, for real DAG runs."""
+    from airflow.utils.db import initdb
+
+    initdb()
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The local AWS stand-in, one process for the session, stopped by its pid at the end."""
+    from local_aws.stack import start_stack
+
+    with start_stack() as running:
+        yield running
+
+
+@pytest.fixture
+def aws(stack, monkeypatch):
+    """A clean stand-in, and `aws_default` pointing at it, for one test."""
+    import requests
+
+    requests.post(f"{stack.emulator_url}/_emulator/reset", timeout=10).raise_for_status()
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", stack.conn_uri_env)
+    return stack
