@@ -1,0 +1,87 @@
+"""Deterministic names for human loops, SageMaker resources and a run's output folder.
+
+Names are derived from the run (and the image), never random, so a retried task finds the loop
+or endpoint its first try created instead of starting a second one that bills again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from typing import NamedTuple
+
+HUMAN_LOOP_NAME_PATTERN = r"^[a-z0-9](-*[a-z0-9])*$"
+SAGEMAKER_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+MAX_NAME_LENGTH = 63
+# 128 bits for loop names (one per image, many per run); 64 bits for one-per-run names.
+_LOOP_DIGEST_CHARS = 32
+_RUN_DIGEST_CHARS = 16
+_MAX_PREFIX_LENGTH = 20
+_LONGEST_DEPLOYMENT_SUFFIX = len("-endpoint")
+_MAX_RUN_FOLDER_SLUG = 80
+
+
+class DeploymentNames(NamedTuple):
+    model: str
+    endpoint_config: str
+    endpoint: str
+
+
+def human_loop_name(run_id: str, image_key: str) -> str:
+    """`<readable image name>-<32 hex digits of sha256(run, key)>`, at most 63 characters."""
+    _require_text("run_id", run_id)
+    _require_text("image_key", image_key)
+    digest = _digest("human-loop", run_id, image_key)[:_LOOP_DIGEST_CHARS]
+    file_name = image_key.rsplit("/", 1)[-1]
+    stem = file_name.rsplit(".", 1)[0] if "." in file_name[1:] else file_name
+    slug = _slug(stem, MAX_NAME_LENGTH - 1 - len(digest))
+    return f"{slug}-{digest}" if slug else digest
+
+
+def deployment_names(run_id: str, prefix: str = "hitl") -> DeploymentNames:
+    """Model, endpoint config and endpoint names for a run, all `<prefix>-...`.
+
+    The prefix lets an IAM policy restrict the run's role to resources named `hitl-*`.
+    """
+    _require_text("run_id", run_id)
+    if not isinstance(prefix, str) or not re.fullmatch(SAGEMAKER_NAME_PATTERN, prefix):
+        raise ValueError(
+            f"prefix {prefix!r} is not a SageMaker name; expected letters, digits and inner hyphens"
+        )
+    if len(prefix) > _MAX_PREFIX_LENGTH:
+        raise ValueError(f"prefix {prefix!r} has {len(prefix)} characters, above {_MAX_PREFIX_LENGTH}")
+    digest = _digest("deployment", run_id)[:_RUN_DIGEST_CHARS]
+    room = MAX_NAME_LENGTH - _LONGEST_DEPLOYMENT_SUFFIX - len(prefix) - len(digest) - 2
+    slug = _slug(run_id, room)
+    base = "-".join(part for part in (prefix, slug, digest) if part)
+    return DeploymentNames(
+        model=f"{base}-model", endpoint_config=f"{base}-config", endpoint=f"{base}-endpoint"
+    )
+
+
+def run_folder(run_id: str) -> str:
+    """An S3 path segment unique to the run: the run id made safe, then 16 hex digits of its hash."""
+    _require_text("run_id", run_id)
+    ascii_id = unicodedata.normalize("NFKD", run_id).encode("ascii", "ignore").decode("ascii")
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_id).strip("._-")[:_MAX_RUN_FOLDER_SLUG].rstrip("._-")
+    digest = _digest("run-folder", run_id)[:_RUN_DIGEST_CHARS]
+    return f"{safe}-{digest}" if safe else digest
+
+
+def _digest(*parts: str) -> str:
+    # A JSON array joins the parts unambiguously: ("a-b", "c") and ("a", "b-c") hash differently.
+    return hashlib.sha256(json.dumps(parts).encode("ascii")).hexdigest()
+
+
+def _slug(text: str, max_length: int) -> str:
+    """Lowercase ASCII letters and digits joined by single hyphens, cut to `max_length`."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+    return slug[: max(max_length, 0)].rstrip("-")
+
+
+def _require_text(name: str, value: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} {value!r} is not a non-empty string")
