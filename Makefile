@@ -23,6 +23,7 @@ $(VENV)/.synced: $(LOCK)
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The unit tests run once, under coverage; everything else after them.
 test: lint coverage

@@ -23,7 +23,10 @@ PURE_MODULES = (
     "naming",
     "records",
     "run_config",
+    "run_layout",
+    "run_plan",
     "s3_uri",
+    "work_rows",
 )
 
 
