@@ -1,0 +1,29 @@
+"""What every DAG of the project shares: the owner, retries, and deployment-tunable settings.
+
+Kept free of operator imports so a DAG file can take it without slowing its parse.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.configuration import conf
+
+OWNER = "hitl-detection"
+# Tunable per deployment in airflow.cfg's [hitl_detection] section or AIRFLOW__HITL_DETECTION__*.
+CONF_SECTION = "hitl_detection"
+
+
+def default_args() -> dict[str, Any]:
+    return {
+        "owner": OWNER,
+        "retries": 2,
+        "retry_delay": timedelta(seconds=conf.getint(CONF_SECTION, "retry_delay_seconds", fallback=60)),
+        "retry_exponential_backoff": True,
+    }
+
+
+def setting_seconds(name: str, fallback: int) -> timedelta:
+    """A duration from the [hitl_detection] section, in seconds."""
+    return timedelta(seconds=conf.getint(CONF_SECTION, name, fallback=fallback))

@@ -1,0 +1,184 @@
+"""make demo: the whole pipeline, end to end, against the local stand-in for AWS.
+
+Starts the stand-in (moto, the A2I emulator, the simulated detector, the scripted reviewer),
+seeds the bundled sample images, runs `review_workflow_setup` and then `detect_and_review` as
+real DAG runs, prints the summary, copies the run's results to demo-output/ with one picture per
+reviewed image (model boxes against human boxes), and stops the stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "demo-output"
+SAMPLES = ROOT / "include" / "sample_images"
+BUCKET = "hitl-demo"
+LABELS = ["car", "person", "bicycle", "bus"]
+DEMO_ROLE_ARN = "arn:aws:iam::123456789012:role/hitl-demo-sagemaker"
+DEMO_WORKTEAM_ARN = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/hitl-demo"
+MODEL_PACKAGE_ARN = (
+    "arn:aws:sagemaker:us-east-1:865070037744:model-package/"
+    "gluoncv-ssd-resnet501547760463-0f9e6796d2438a1d64bb9b15aac57bc0"
+)
+
+
+def main() -> int:
+    started = time.monotonic()
+    home = tempfile.mkdtemp(prefix="hitl-demo-airflow-")
+    os.environ.update(
+        AIRFLOW_HOME=home,
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+        AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"),
+        AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
+        # The scripted reviewer answers within seconds: poll for it that often.
+        AIRFLOW__HITL_DETECTION__REVIEW_POLL_SECONDS="2",
+        AIRFLOW__HITL_DETECTION__RETRY_DELAY_SECONDS="1",
+    )
+    sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+    from local_aws.stack import start_stack
+
+    print(
+        "Starting the local stand-in for AWS (moto, A2I emulator, simulated detector, scripted reviewer)..."
+    )
+    with start_stack("--auto-review", "--review-delay", "1") as stack:
+        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = stack.conn_uri_env
+        print(f"  moto on {stack.moto_url}, emulator on {stack.emulator_url} (pid {stack.pid})")
+        s3 = stack.client("s3")
+        seed_images(s3)
+        from airflow.dag_processing.dagbag import DagBag
+        from airflow.utils.db import initdb
+
+        print("Preparing a throwaway Airflow metadata database...")
+        initdb()
+        dags = DagBag(dag_folder=str(ROOT / "dags"))
+        if dags.import_errors:
+            print(f"DAG import errors: {dags.import_errors}", file=sys.stderr)
+            return 1
+
+        print("Running review_workflow_setup (human task UI, flow definition)...")
+        flow_definition_arn = run_setup(dags.get_dag("review_workflow_setup"))
+        print(f"  flow definition: {flow_definition_arn}")
+
+        print("Running detect_and_review on the 12 sample images...")
+        run = dags.get_dag("detect_and_review").test(
+            run_conf={
+                "input_s3_uri": f"s3://{BUCKET}/images/",
+                "output_s3_uri": f"s3://{BUCKET}/results/",
+                "labels": LABELS,
+                "threshold": 0.9,
+                "min_score": 0.2,
+                "model_package_arn": MODEL_PACKAGE_ARN,
+                "execution_role_arn": DEMO_ROLE_ARN,
+                "flow_definition_arn": flow_definition_arn,
+            }
+        )
+        if run.get_state() != "success":
+            print(f"detect_and_review ended {run.get_state()}", file=sys.stderr)
+            return 1
+        folder = published_folder(run)
+        summary, records = download_results(s3, folder)
+        report(summary, folder, stack.client("sagemaker"))
+        draw_reviewed(s3, records)
+    print(f"Stand-in stopped. Demo took {time.monotonic() - started:.0f} s.")
+    return 0
+
+
+def seed_images(s3) -> None:
+    s3.create_bucket(Bucket=BUCKET)
+    images = sorted(p for p in SAMPLES.iterdir() if p.suffix in (".jpg", ".png"))
+    for path in images:
+        s3.upload_file(str(path), BUCKET, f"images/{path.name}")
+    print(f"Seeded {len(images)} sample images into s3://{BUCKET}/images/")
+
+
+def run_setup(dag) -> str:
+    run = dag.test(
+        run_conf={
+            "flow_definition_name": "hitl-demo-review",
+            "human_task_ui_name": "hitl-demo-bounding-box",
+            "workteam_arn": DEMO_WORKTEAM_ARN,
+            "role_arn": DEMO_ROLE_ARN,
+            "s3_output_path": f"s3://{BUCKET}/a2i-output/",
+            "labels": LABELS,
+        }
+    )
+    if run.get_state() != "success":
+        raise SystemExit(f"review_workflow_setup ended {run.get_state()}")
+    return single_return_value(run, dag.task_ids[-1])
+
+
+def single_return_value(run, task_id: str):
+    (instance,) = [ti for ti in run.get_task_instances() if ti.task_id == task_id]
+    return instance.xcom_pull(task_ids=task_id)
+
+
+def published_folder(run) -> str:
+    return single_return_value(run, "publish_results")
+
+
+def download_results(s3, folder_uri: str):
+    from hitl_detection.s3_uri import parse_s3_uri
+
+    bucket, folder = parse_s3_uri(folder_uri)
+    OUTPUT.mkdir(exist_ok=True)
+    for name in ("results.jsonl", "summary.json"):
+        s3.download_file(bucket, f"{folder}{name}", str(OUTPUT / name))
+    summary = json.loads((OUTPUT / "summary.json").read_text())
+    records = [json.loads(line) for line in (OUTPUT / "results.jsonl").read_text().splitlines() if line]
+    return summary, records
+
+
+def report(summary: dict, folder: str, sagemaker) -> None:
+    from hitl_detection.records import format_summary
+
+    print()
+    print(format_summary(summary))
+    print()
+    print(f"Results: {folder}results.jsonl and {folder}summary.json (copied to {OUTPUT.relative_to(ROOT)}/)")
+    endpoints = sagemaker.list_endpoints()["Endpoints"]
+    print(f"Endpoints left running: {len(endpoints)}")
+
+
+def draw_reviewed(s3, records: list[dict]) -> None:
+    """One picture per reviewed image: the model's boxes thin and orange, the final ones green."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from hitl_detection.s3_uri import parse_s3_uri
+
+    pictures = OUTPUT / "reviewed"
+    pictures.mkdir(exist_ok=True)
+    drawn = 0
+    for record in records:
+        if record["status"] != "reviewed":
+            continue
+        bucket, key = parse_s3_uri(record["image_s3_uri"])
+        image = Image.open(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())).convert("RGB")
+        draw = ImageDraw.Draw(image)
+        for box in record["boxes"]:
+            colour = (40, 200, 60) if box["source"] == "human" else (40, 120, 255)
+            draw_box(draw, box, colour, 3, f"{box['label']} ({box['source']})")
+        for box in record["model_boxes"]:
+            draw_box(draw, box, (255, 150, 0), 1, f"{box['label']} {box['score']:.2f}")
+        image.save(pictures / (Path(key).stem + ".png"))
+        drawn += 1
+    print(f"Pictures of the {drawn} reviewed images (orange: model; blue: kept model boxes; green: human):")
+    print(f"  {pictures.relative_to(ROOT)}/")
+
+
+def draw_box(draw, box: dict, colour, width: int, caption: str) -> None:
+    left, top = box["left"], box["top"]
+    draw.rectangle([left, top, left + box["width"], top + box["height"]], outline=colour, width=width)
+    draw.text((left + 2, max(0, top - 11)), caption, fill=colour)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

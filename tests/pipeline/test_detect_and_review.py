@@ -1,0 +1,275 @@
+"""detect_and_review end to end: real DAG runs (dag.test) against the local stand-in for AWS."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+
+import pytest
+import requests
+from airflow.sdk.definitions.param import ParamValidationError
+from pipeline_world import BUCKET, LABELS, SAMPLES, make_world
+
+from hitl_detection.boxes import Box, match_boxes
+from hitl_detection.s3_uri import parse_s3_uri
+from local_aws.stack import inject_fault
+
+TRUTH = json.loads((SAMPLES / "ground_truth.json").read_text())
+DEPLOY_TASKS = ("deploy_model", "deploy_endpoint_config", "deploy_endpoint")
+
+
+def published(world, run) -> tuple[dict, list[dict]]:
+    """The summary and the records the run published, read back from S3."""
+    (publish,) = [ti for ti in run.get_task_instances() if ti.task_id == "publish_results"]
+    bucket, folder = parse_s3_uri(publish.xcom_pull(task_ids="publish_results"))
+    s3 = world.client("s3")
+    summary = json.loads(s3.get_object(Bucket=bucket, Key=f"{folder}summary.json")["Body"].read())
+    body = s3.get_object(Bucket=bucket, Key=f"{folder}results.jsonl")["Body"].read().decode()
+    return summary, [json.loads(line) for line in body.splitlines()]
+
+
+def states(run) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for ti in run.get_task_instances():
+        found.setdefault(ti.task_id, ti.state)
+    return found
+
+
+def truth_boxes(record: dict, labels=LABELS) -> list[Box]:
+    name = record["image_s3_uri"].rsplit("/", 1)[-1]
+    return [
+        Box(t["label"], t["left"], t["top"], t["width"], t["height"], source="human")
+        for t in TRUTH[name]
+        if t["label"] in labels
+    ]
+
+
+def assert_matches_truth(record: dict, iou: float) -> None:
+    final = [Box.from_record(box) for box in record["boxes"]]
+    truth = truth_boxes(record)
+    pairs = match_boxes(final, truth, iou)
+    assert len(pairs) == len(final) == len(truth), (record["image_s3_uri"], record["boxes"], truth)
+
+
+def deployed_resources(world) -> tuple[list, list, list]:
+    sagemaker = world.client("sagemaker")
+    return (
+        sagemaker.list_endpoints()["Endpoints"],
+        sagemaker.list_endpoint_configs()["EndpointConfigs"],
+        sagemaker.list_models()["Models"],
+    )
+
+
+def test_a_reviewed_run_publishes_the_ground_truth_and_deletes_what_it_deployed(world, detect_and_review):
+    with world.reviewers():
+        run = detect_and_review.test(run_conf=world.conf())
+
+    assert run.state == "success", states(run)
+    summary, records = published(world, run)
+    assert [r["image_s3_uri"].rsplit("/", 1)[-1] for r in records] == sorted(TRUTH)
+    by_status = {r["image_s3_uri"].rsplit("/", 1)[-1]: r["status"] for r in records}
+    assert sorted(name for name, status in by_status.items() if status == "reviewed") == [
+        f"street-{n:02d}.{'png' if n == 6 else 'jpg'}" for n in (4, 5, 6, 7, 8, 9, 12)
+    ]
+    for record in records:
+        # Reviewers draw the truth; the model's confident boxes are a few pixels off it.
+        assert_matches_truth(
+            record, iou=0.99 if record["status"] == "reviewed" and not record["boxes"] else 0.7
+        )
+        if record["status"] == "reviewed":
+            assert record["review"]["backend"] == "a2i"
+            assert record["review"]["reviewers"] == ["scripted-reviewer-1"]
+            assert record["changes"] is not None
+    assert summary["images"] == 12
+    assert summary["by_status"] == {"accepted": 5, "reviewed": 7, "review_failed": 0, "error": 0}
+    street_08 = next(r for r in records if r["image_s3_uri"].endswith("street-08.jpg"))
+    # The model missed the tiny person and was unsure of the tiny car: both came from the reviewer.
+    assert sorted(box["label"] for box in street_08["changes"]["added"]) == ["car", "person"]
+    assert deployed_resources(world) == ([], [], [])
+    assert len(world.loop_names()) == 7
+
+
+def test_a_run_on_a_reused_endpoint_deploys_and_deletes_nothing(world, detect_and_review):
+    sagemaker = world.client("sagemaker")
+    sagemaker.create_model(
+        ModelName="team-model",
+        PrimaryContainer={"ModelPackageName": "arn:aws:sagemaker:us-east-1:865070037744:model-package/x"},
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/team",
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="team-config",
+        ProductionVariants=[
+            {
+                "VariantName": "v",
+                "ModelName": "team-model",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m4.xlarge",
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName="team-detector", EndpointConfigName="team-config")
+
+    with world.reviewers():
+        run = detect_and_review.test(run_conf=world.conf(endpoint_name="team-detector"))
+
+    assert run.state == "success", states(run)
+    task_states = states(run)
+    # The setup and teardown tasks succeed without touching anything, so detection still runs.
+    assert {task_states[task] for task in (*DEPLOY_TASKS, "delete_endpoint")} == {"success"}
+    endpoints, _configs, models = deployed_resources(world)
+    assert [e["EndpointName"] for e in endpoints] == ["team-detector"]
+    assert [m["ModelName"] for m in models] == ["team-model"]
+    summary, _ = published(world, run)
+    assert summary["by_status"]["reviewed"] == 7
+
+
+def test_when_every_detection_is_confident_no_human_loop_is_started(world, detect_and_review):
+    run = detect_and_review.test(run_conf=world.conf(threshold=0.2))
+
+    assert run.state == "success", states(run)
+    _summary, records = published(world, run)
+    assert {r["status"] for r in records} == {"accepted"}
+    assert world.loop_names() == []
+    assert deployed_resources(world) == ([], [], [])
+
+
+def test_when_every_image_is_uncertain_every_image_is_reviewed(world, detect_and_review):
+    labels = [*LABELS, "dog", "traffic light"]
+    with world.reviewers():
+        run = detect_and_review.test(run_conf=world.conf(threshold=1.0, labels=labels, max_images=10))
+
+    assert run.state == "success", states(run)
+    _summary, records = published(world, run)
+    assert len(records) == 10
+    assert {r["status"] for r in records} == {"reviewed"}
+    assert len(world.loop_names()) == 10
+
+
+def test_two_reviewers_answers_are_merged(aws, detect_and_review):
+    world = make_world(aws, task_count=2)
+    with world.reviewers(workers=2):
+        run = detect_and_review.test(run_conf=world.conf())
+
+    assert run.state == "success", states(run)
+    _, records = published(world, run)
+    reviewed = [r for r in records if r["status"] == "reviewed"]
+    assert len(reviewed) == 7
+    for record in reviewed:
+        assert record["review"]["reviewers"] == ["scripted-reviewer-1", "scripted-reviewer-2"]
+        # The second reviewer's boxes wobble by up to 2 px (much of an 8 px wide person): the
+        # merge still gives one box per object, on the truth.
+        assert_matches_truth(record, iou=0.5)
+
+
+def test_an_expired_loop_gives_review_failed_and_the_run_still_publishes(world, detect_and_review):
+    from local_aws.scripted_reviewer import ScriptedReviewer
+
+    reviewer = ScriptedReviewer(world.stack.emulator_url, world.client("s3"))
+    stop = threading.Event()
+
+    def expire_street_05_answer_the_rest():
+        while not stop.wait(0.2):
+            pending = requests.get(f"{world.stack.emulator_url}/reviewer/loops?status=pending", timeout=10)
+            for loop in pending.json()["loops"]:
+                if loop["InputContent"]["taskObject"].endswith("street-05.jpg"):
+                    requests.post(
+                        f"{world.stack.emulator_url}/reviewer/loops/{loop['HumanLoopName']}/fail",
+                        json={"FailureCode": "Expired", "FailureReason": "No worker took the task in time"},
+                        timeout=10,
+                    ).raise_for_status()
+            reviewer.poll_once()
+
+    thread = threading.Thread(target=expire_street_05_answer_the_rest, daemon=True)
+    thread.start()
+    try:
+        run = detect_and_review.test(run_conf=world.conf())
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+    assert run.state == "success", states(run)
+    summary, records = published(world, run)
+    (failed,) = [r for r in records if r["status"] == "review_failed"]
+    assert failed["image_s3_uri"].endswith("street-05.jpg")
+    assert "Expired" in failed["error"]
+    assert failed["boxes"] == [box for box in failed["model_boxes"] if box["score"] >= 0.9]
+    assert summary["by_status"] == {"accepted": 5, "reviewed": 6, "review_failed": 1, "error": 0}
+
+
+def test_when_detection_fails_the_endpoint_is_still_deleted_and_the_run_fails(world, detect_and_review):
+    inject_fault(world.stack, "InvokeEndpoint", "InternalFailure", status=500, count=10_000)
+
+    run = detect_and_review.test(run_conf=world.conf())
+
+    assert run.state == "failed"
+    task_states = states(run)
+    assert task_states["detect_objects"] == "failed"
+    assert task_states["delete_endpoint"] == "success"
+    assert deployed_resources(world) == ([], [], [])
+    assert world.loop_names() == []
+
+
+def test_a_bad_image_fails_that_image_only(world, detect_and_review):
+    world.client("s3").put_object(Bucket=BUCKET, Key="images/street-00.jpg", Body=b"not a jpeg at all")
+    with world.reviewers():
+        run = detect_and_review.test(run_conf=world.conf())
+
+    assert run.state == "success", states(run)
+    summary, records = published(world, run)
+    (bad,) = [r for r in records if r["status"] == "error"]
+    assert bad["image_s3_uri"].endswith("street-00.jpg")
+    assert "JPEG" in bad["error"]
+    assert summary["by_status"] == {"accepted": 5, "reviewed": 7, "review_failed": 0, "error": 1}
+
+
+def test_rerunning_a_whole_run_starts_no_second_loop_and_publishes_the_same_results(world, detect_and_review):
+    logical_date = datetime(2026, 11, 20, tzinfo=UTC)
+    with world.reviewers():
+        first = detect_and_review.test(
+            run_conf=world.conf(), logical_date=logical_date, run_after=logical_date
+        )
+        loops = world.loop_names()
+        _, first_records = published(world, first)
+        second = detect_and_review.test(
+            run_conf=world.conf(), logical_date=logical_date, run_after=logical_date
+        )
+
+    assert first.run_id == second.run_id
+    assert second.state == "success", states(second)
+    assert world.loop_names() == loops
+    assert len(loops) == 7
+    _, second_records = published(world, second)
+    assert second_records == first_records
+
+
+def test_starting_loops_is_retried_after_a_failure_without_a_second_loop(world, detect_and_review):
+    # Enough 500s for the first try to give up; the retry finds what the first try started.
+    inject_fault(world.stack, "StartHumanLoop", "InternalServerException", status=500, count=12)
+    with world.reviewers():
+        run = detect_and_review.test(run_conf=world.conf())
+
+    assert run.state == "success", states(run)
+    start_tries = {ti.try_number for ti in run.get_task_instances() if ti.task_id == "start_reviews"}
+    assert max(start_tries) > 1
+    assert len(world.loop_names()) == 7
+
+
+@pytest.mark.parametrize(
+    ("conf", "field"),
+    [({"threshold": 1.5}, "threshold"), ({"labels": [f"l{n}" for n in range(11)]}, "labels")],
+)
+def test_params_the_schema_rejects_never_make_a_run(world, detect_and_review, conf, field):
+    with pytest.raises(ParamValidationError, match=field):
+        detect_and_review.test(run_conf=world.conf(**conf))
+    assert deployed_resources(world) == ([], [], [])
+
+
+def test_params_the_first_task_rejects_fail_the_run_before_anything_is_deployed(world, detect_and_review):
+    run = detect_and_review.test(run_conf=world.conf(class_thresholds={"truck": 0.5}))
+
+    assert run.state == "failed"
+    task_states = states(run)
+    assert task_states["plan_run"] == "failed"
+    assert task_states["deploy_model"] in ("upstream_failed", None)
+    assert deployed_resources(world) == ([], [], [])
