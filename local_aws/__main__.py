@@ -1,0 +1,165 @@
+"""`python -m local_aws`: a local stand-in for the AWS services the DAGs use, in one process.
+
+moto answers S3 and SageMaker models, endpoint configs and endpoints; the emulator answers what
+moto lacks (A2I control plane and runtime, InvokeEndpoint) and proxies other SageMaker calls to
+moto. The first line printed is the `aws_default` Airflow connection that points at both.
+"""
+
+import argparse
+import json
+import logging
+import signal
+import socket
+import sys
+import threading
+import time
+
+from moto.server import ThreadedMotoServer
+
+from local_aws.emulator import build_emulator, moto_client
+from local_aws.scripted_reviewer import ScriptedReviewer
+from local_aws.server import EmulatorApp, EmulatorServer
+
+log = logging.getLogger("local_aws")
+
+EMULATED_SERVICES = ("sagemaker", "sagemaker-a2i-runtime", "sagemaker-runtime")
+REVIEWER_STOP_SECONDS = 5
+
+
+def connection(region: str, moto_url: str, emulator_url: str) -> dict:
+    """An Airflow AWS connection: moto for every service, the emulator for the SageMaker ones."""
+    return {
+        "conn_type": "aws",
+        "login": "testing",
+        "password": "testing",
+        "extra": {
+            "region_name": region,
+            "endpoint_url": moto_url,
+            "service_config": {service: {"endpoint_url": emulator_url} for service in EMULATED_SERVICES},
+        },
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_aws",
+        description="moto plus an emulator of A2I and InvokeEndpoint, on 127.0.0.1. The first line printed"
+        " is AIRFLOW_CONN_AWS_DEFAULT=<connection JSON>; stop with SIGTERM or Ctrl-C.",
+    )
+    parser.add_argument(
+        "--region", default="us-east-1", help="AWS region of every resource (default us-east-1)"
+    )
+    parser.add_argument("--moto-port", type=int, default=0, help="moto's port (default: a free one)")
+    parser.add_argument("--port", type=int, default=0, help="the emulator's port (default: a free one)")
+    parser.add_argument(
+        "--flow-activation-seconds",
+        type=float,
+        default=1.0,
+        help="how long a new flow definition stays Initializing (default 1)",
+    )
+    parser.add_argument(
+        "--detector-latency", type=float, default=0.0, help="seconds each InvokeEndpoint takes (default 0)"
+    )
+    parser.add_argument(
+        "--auto-review", action="store_true", help="answer pending human loops with the scripted reviewer"
+    )
+    parser.add_argument(
+        "--review-delay",
+        type=float,
+        default=0.0,
+        help="seconds a loop waits before it is answered (default 0)",
+    )
+    parser.add_argument(
+        "--review-workers", type=int, default=1, help="workers answering each loop, 1-3 (default 1)"
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.review_workers <= 3:
+        parser.error(f"--review-workers {args.review_workers} is not between 1 and 3")
+    for name in ("flow_activation_seconds", "detector_latency", "review_delay"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} {getattr(args, name)} is negative")
+    for name in ("moto_port", "port"):
+        if getattr(args, name) and not _port_is_free(getattr(args, name)):
+            parser.error(f"--{name.replace('_', '-')} {getattr(args, name)}: the port is in use on 127.0.0.1")
+    return args
+
+
+def _port_is_free(port: int) -> bool:
+    try:
+        socket.create_server(("127.0.0.1", port)).close()
+    except OSError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    started = time.monotonic()
+    stop = threading.Event()
+    received: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda number, _: (received.append(number), stop.set()))
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.moto_port, verbose=False)
+    moto.start()
+    moto_url = f"http://127.0.0.1:{moto.get_host_and_port()[1]}"
+    server = EmulatorServer(args.port)
+    emulator = build_emulator(
+        args.region, moto_url, server.url, args.flow_activation_seconds, args.detector_latency
+    )
+    server.start(EmulatorApp(emulator))
+    print(f"AIRFLOW_CONN_AWS_DEFAULT={json.dumps(connection(args.region, moto_url, server.url))}", flush=True)
+
+    reviewer = None
+    if args.auto_review:
+        scripted = ScriptedReviewer(
+            server.url,
+            moto_client("s3", moto_url, args.region),
+            workers=args.review_workers,
+            delay_seconds=args.review_delay,
+        )
+        reviewer = threading.Thread(target=scripted.run, args=(stop,), name="scripted-reviewer", daemon=True)
+        reviewer.start()
+
+    print(_banner(args, moto_url, server.url, time.monotonic() - started), flush=True)
+    stop.wait()
+
+    log.info("Got %s, stopping", signal.Signals(received[0]).name)
+    if reviewer is not None:
+        reviewer.join(REVIEWER_STOP_SECONDS)
+    server.stop()
+    moto.stop()
+    log.info("Stopped")
+    return 0
+
+
+def _banner(args: argparse.Namespace, moto_url: str, emulator_url: str, startup_seconds: float) -> str:
+    review = (
+        f"on: {args.review_workers} scripted worker(s), {args.review_delay:g}s after a loop starts"
+        if args.auto_review
+        else "off (answer loops through the reviewer API)"
+    )
+    return "\n".join(
+        [
+            f"moto (S3, SageMaker models/endpoint configs/endpoints): {moto_url}",
+            f"emulator (A2I control plane + runtime, InvokeEndpoint): {emulator_url}  region {args.region}",
+            f"reviewer API: GET {emulator_url}/reviewer/loops?status=pending|all",
+            f"              POST {emulator_url}/reviewer/loops/<name>/answers"
+            ' {"workerId", "answerContent": {"annotatedResult": ...}, "timeSpentInSeconds"?}',
+            f"              POST {emulator_url}/reviewer/loops/<name>/fail"
+            ' {"FailureCode": "Expired"|"InternalError"|"ValidationError", "FailureReason"}',
+            f"test controls: POST {emulator_url}/_emulator/faults, POST {emulator_url}/_emulator/reset,"
+            f" GET {emulator_url}/_emulator/health",
+            f"scripted reviewer: {review}",
+            f"flow definitions turn Active {args.flow_activation_seconds:g}s after creation",
+            f"servers up in {startup_seconds:.2f}s (after imports); stop with Ctrl-C or SIGTERM",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""One local AWS stand-in for the session, reset before each test that uses it, and boto3 clients of it.
+
+Flow definitions turn Active after 0.1 s here (1 s by default), so tests need not wait long.
+"""
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from stack_helpers import (
+    FLOW_ACTIVATION_SECONDS,
+    NO_CLIENT_CHECKS,
+    OUTPUT_BUCKET,
+    ROLE_ARN,
+    TEMPLATE,
+    WORKTEAM_ARN,
+    flow_status,
+    task_input,
+)
+
+from local_aws.stack import StackProcess, reset, start_stack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
+    """The stand-in for the whole session; stopped by its pid at the end."""
+    log_path = tmp_path_factory.mktemp("local-aws") / "stack.log"
+    with start_stack("--flow-activation-seconds", str(FLOW_ACTIVATION_SECONDS), log_path=log_path) as running:
+        print(f"\nlocal_aws started in {running.startup_seconds:.2f}s (pid {running.pid}, log {log_path})")
+        yield running
+
+
+@pytest.fixture
+def clean_stack(stack: StackProcess) -> StackProcess:
+    """The session's stand-in with no emulator state, nothing in moto and no armed fault."""
+    reset(stack)
+    return stack
+
+
+@pytest.fixture(scope="session")
+def sagemaker(stack: StackProcess):
+    return stack.client("sagemaker")
+
+
+@pytest.fixture(scope="session")
+def a2i(stack: StackProcess):
+    return stack.client("sagemaker-a2i-runtime")
+
+
+@pytest.fixture(scope="session")
+def runtime(stack: StackProcess):
+    return stack.client("sagemaker-runtime")
+
+
+@pytest.fixture(scope="session")
+def s3(stack: StackProcess):
+    return stack.client("s3")
+
+
+@pytest.fixture(scope="session")
+def raw_a2i(stack: StackProcess):
+    return stack.client("sagemaker-a2i-runtime", NO_CLIENT_CHECKS)
+
+
+@pytest.fixture(scope="session")
+def raw_sagemaker(stack: StackProcess):
+    return stack.client("sagemaker", NO_CLIENT_CHECKS)
+
+
+@pytest.fixture
+def task_ui_arn(clean_stack: StackProcess, sagemaker) -> str:
+    return sagemaker.create_human_task_ui(HumanTaskUiName="boxes", UiTemplate={"Content": TEMPLATE})[
+        "HumanTaskUiArn"
+    ]
+
+
+@pytest.fixture
+def make_flow(clean_stack: StackProcess, sagemaker, s3, task_ui_arn: str) -> Callable[..., str]:
+    """Create an Active flow definition writing to s3://a2i-output/reviews/; returns its ARN."""
+    s3.create_bucket(Bucket=OUTPUT_BUCKET)
+
+    def make(name: str = "review-boxes", task_count: int = 1, wait: bool = True) -> str:
+        arn = sagemaker.create_flow_definition(
+            FlowDefinitionName=name,
+            RoleArn=ROLE_ARN,
+            OutputConfig={"S3OutputPath": f"s3://{OUTPUT_BUCKET}/reviews/"},
+            HumanLoopConfig={
+                "WorkteamArn": WORKTEAM_ARN,
+                "HumanTaskUiArn": task_ui_arn,
+                "TaskTitle": "Review the boxes",
+                "TaskDescription": "Fix the boxes the model drew",
+                "TaskCount": task_count,
+            },
+        )["FlowDefinitionArn"]
+        while wait and flow_status(sagemaker, name) != "Active":
+            time.sleep(0.05)
+        return arn
+
+    return make
+
+
+@pytest.fixture
+def flow_arn(make_flow: Callable[..., str]) -> str:
+    return make_flow()
+
+
+@pytest.fixture
+def start_loop(a2i, flow_arn: str) -> Callable[..., str]:
+    """Start a loop of `flow_arn` with a valid input; returns its name."""
+
+    def start(name: str = "loop-1", flow: str | None = None, **input_overrides) -> str:
+        a2i.start_human_loop(
+            HumanLoopName=name,
+            FlowDefinitionArn=flow or flow_arn,
+            HumanLoopInput={"InputContent": json.dumps(task_input(**input_overrides))},
+        )
+        return name
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A throwaway AIRFLOW_HOME unless the session already has one, set before Airflow is imported."""
+    if not os.environ.get("AIRFLOW_HOME"):
+        os.environ["AIRFLOW_HOME"] = str(tmp_path_factory.mktemp("airflow-home"))
+    return os.environ["AIRFLOW_HOME"]

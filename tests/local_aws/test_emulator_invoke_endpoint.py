@@ -1,0 +1,125 @@
+"""InvokeEndpoint through boto3: endpoints made in moto, detections from the simulated detector."""
+
+import json
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+from stack_helpers import NO_RETRIES, ROLE_ARN
+
+from local_aws.detector import SimulatedDetector
+from local_aws.errors import ApiError
+from local_aws.inference import EndpointInvoker
+from local_aws.stack import inject_fault
+
+SAMPLES = Path(__file__).resolve().parents[2] / "include" / "sample_images"
+
+
+@pytest.fixture
+def endpoint(clean_stack, sagemaker) -> str:
+    sagemaker.create_model(
+        ModelName="detector",
+        PrimaryContainer={
+            "ModelPackageName": "arn:aws:sagemaker:us-east-1:865070037744:model-package/gluoncv"
+        },
+        ExecutionRoleArn=ROLE_ARN,
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="detector",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "detector",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m4.xlarge",
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName="detector", EndpointConfigName="detector")
+    return "detector"
+
+
+def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
+    response = excinfo.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize(
+    ("image", "content_type"), [("street-01.jpg", "image/jpeg"), ("street-06.png", "image/png")]
+)
+def test_an_image_gets_gluoncv_detections(runtime, endpoint, image, content_type):
+    body = (SAMPLES / image).read_bytes()
+
+    answer = runtime.invoke_endpoint(
+        EndpointName=endpoint, Body=body, ContentType=content_type, Accept="application/json"
+    )
+
+    assert answer["ContentType"] == "application/json"
+    assert answer["InvokedProductionVariant"] == "AllTraffic"
+    detections = json.loads(answer["Body"].read())
+    assert detections == SimulatedDetector().detect(body, content_type)
+    assert detections
+    assert set(detections[0]) == {"id", "score", "left", "top", "right", "bottom"}
+
+
+@pytest.mark.stack
+def test_custom_attributes_reach_the_detector(runtime, endpoint):
+    body = (SAMPLES / "street-01.jpg").read_bytes()
+    answer = runtime.invoke_endpoint(
+        EndpointName=endpoint, Body=body, ContentType="image/jpeg", CustomAttributes='{"threshold": 0.9}'
+    )
+    assert all(detection["score"] >= 0.9 for detection in json.loads(answer["Body"].read()))
+
+
+@pytest.mark.stack
+def test_an_unknown_or_deleted_endpoint_is_a_validation_error(runtime, sagemaker, endpoint):
+    sagemaker.delete_endpoint(EndpointName=endpoint)
+    for name in (endpoint, "never-made"):
+        with pytest.raises(runtime.exceptions.ValidationError) as excinfo:
+            runtime.invoke_endpoint(EndpointName=name, Body=b"x", ContentType="image/jpeg")
+        assert error_of(excinfo) == ("ValidationError", 400)
+        assert (
+            excinfo.value.response["Error"]["Message"]
+            == f"Endpoint {name} of account 123456789012 not found."
+        )
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize(
+    ("body", "content_type", "original_status"),
+    [
+        (b"a,b\n1,2\n", "text/csv", 415),
+        (b"not a jpeg", "image/jpeg", 400),
+        ((SAMPLES / "street-06.png").read_bytes(), "image/jpeg", 400),
+    ],
+)
+def test_what_the_model_refuses_is_a_model_error(runtime, endpoint, body, content_type, original_status):
+    with pytest.raises(runtime.exceptions.ModelError) as excinfo:
+        runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType=content_type)
+    response = excinfo.value.response
+    assert error_of(excinfo) == ("ModelError", 424)
+    assert response["OriginalStatusCode"] == original_status
+    assert f"({original_status})" in response["Error"]["Message"]
+    assert response["OriginalMessage"]
+    assert response["LogStreamArn"].endswith("/aws/sagemaker/Endpoints/detector")
+
+
+@pytest.mark.stack
+def test_an_injected_fault_reaches_invoke_endpoint(stack, endpoint):
+    runtime = stack.client("sagemaker-runtime", NO_RETRIES)
+    inject_fault(stack, "InvokeEndpoint", "ModelNotReadyException")
+    with pytest.raises(runtime.exceptions.ModelNotReadyException) as excinfo:
+        runtime.invoke_endpoint(EndpointName=endpoint, Body=b"x", ContentType="image/jpeg")
+    assert error_of(excinfo) == ("ModelNotReadyException", 429)
+
+
+def test_an_endpoint_that_is_not_in_service_is_a_validation_error():
+    """moto makes every endpoint InService at once, so this case is checked without it."""
+    invoker = EndpointInvoker(
+        "us-east-1", lambda name: {"EndpointName": name, "EndpointStatus": "Creating"}, SimulatedDetector()
+    )
+    with pytest.raises(ApiError) as excinfo:
+        invoker.invoke("detector", b"x", "image/jpeg", None)
+    assert (excinfo.value.code, excinfo.value.status) == ("ValidationError", 400)
+    assert "Creating, not InService" in excinfo.value.message
