@@ -6,7 +6,7 @@ import io
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -59,8 +59,18 @@ def _plain(fmt: str, color="white") -> bytes:
     return out.getvalue()
 
 
+def _centre_inside(detection: dict, truth: dict) -> bool:
+    x = (detection["left"] + detection["right"]) / 2
+    y = (detection["top"] + detection["bottom"]) / 2
+    return (
+        truth["left"] <= x <= truth["left"] + truth["width"]
+        and truth["top"] <= y <= truth["top"] + truth["height"]
+    )
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10**6), fmt=st.sampled_from(["jpeg", "png"]))
+@example(seed=14310, fmt="png")  # a hard traffic light 3 px wide
 def test_easy_objects_are_found_confidently_and_hard_ones_uncertainly(seed, fmt):
     body, truth = samples.generate_image(seed, fmt)
     detections = SimulatedDetector().detect(body, CONTENT_TYPE[fmt])
@@ -75,8 +85,10 @@ def test_easy_objects_are_found_confidently_and_hard_ones_uncertainly(seed, fmt)
                 t["label"] == d["id"] and t["difficulty"] == "easy" and _iou(d, t) >= 0.7 for t in truth
             ), d
         elif d["score"] >= 0.2 and d["id"] in samples.LABELS:
+            # Each edge of a hard box may be 10 % off, at least a pixel: on a box 3 px wide that
+            # alone cuts the overlap below any IoU bar, so ask for the centre instead.
             assert any(
-                t["label"] == d["id"] and t["difficulty"] == "hard" and _iou(d, t) >= 0.5 for t in truth
+                t["label"] == d["id"] and t["difficulty"] == "hard" and _centre_inside(d, t) for t in truth
             ), d
 
 
