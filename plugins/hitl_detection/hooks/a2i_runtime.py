@@ -10,8 +10,8 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.config import Config
 
 # Standard mode retries throttling (ThrottlingException, 429) and 5xx answers with jittered
-# exponential backoff (1 s base for throttling, capped at 20 s a wait): about a minute of patience
-# per call before the error reaches the task. A connection or hook that sets `retries` wins.
+# exponential backoff (1 s base for throttling, at most 20 s a wait); 10 retries after the first
+# try is about a minute of patience per call before the error reaches the task.
 DEFAULT_RETRIES = {"mode": "standard", "max_attempts": 10}
 LIST_PAGE_SIZE = 100  # the most ListHumanLoops returns in one call
 
@@ -29,6 +29,7 @@ class A2IRuntimeHook(AwsBaseHook):
 
     @property
     def config(self) -> Config:
+        """The connection's (or hook's) botocore config; DEFAULT_RETRIES unless it sets `retries`."""
         return Config(retries=DEFAULT_RETRIES).merge(super().config)
 
     def start_human_loop(self, name: str, flow_definition_arn: str, input_content: str) -> str:
