@@ -11,7 +11,7 @@ UV_VERSION := 0.13.8
 unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.pycache
 
-.PHONY: install test lint unit coverage demo stack parse-time lock clean
+.PHONY: install test lint unit coverage demo stack parse-time benchmark lock clean airflow browser-deps test-browser
 
 install: $(VENV)/.synced
 
@@ -43,8 +43,28 @@ demo: install
 stack: install
 	$(BIN)/python -m local_aws $(STACK_ARGS)
 
+# Airflow's UI on 127.0.0.1 (airflow standalone) with the stand-in wired in; Ctrl-C stops both.
+# AIRFLOW_PORT=8080 for a fixed port (default: a free one).
+airflow: install
+	$(BIN)/python scripts/airflow_local.py $(if $(AIRFLOW_PORT),--port $(AIRFLOW_PORT))
+
+# Debian's chromium for the browser test (Playwright's own browser download cannot be used here).
+browser-deps:
+	@if [ -x /usr/bin/chromium ]; then /usr/bin/chromium --version; else \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) \
+		apt-get install -y -qq --no-install-recommends chromium; fi
+
+# Logs in to `make airflow`'s UI in headless chromium and triggers a run; screenshots in test-artifacts/.
+test-browser: install browser-deps
+	$(BIN)/python -m pytest tests/browser -m browser
+
 parse-time: install
 	$(BIN)/python scripts/parse_time.py
+
+# Speed and memory at scale, e.g. `make benchmark BENCH_ARGS="--images 1000 --latency 0.05"`.
+benchmark: install
+	$(BIN)/python scripts/benchmark.py $(BENCH_ARGS)
 
 lock: install
 	$(BIN)/uv pip compile --quiet --python-version 3.11 requirements/dev.in -o $(LOCK)

@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime
 
+from airflow.sdk import CronDataIntervalTimetable
+
 from hitl_detection.pipeline import build_detect_and_review_dag
 
 CONF_VARIABLE = "detect_and_review_daily"
@@ -22,7 +24,9 @@ dag = build_detect_and_review_dag(
     dag_id="detect_and_review_daily",
     doc_md=DOC,
     tags=["hitl-detection", "sagemaker", "a2i", "scheduled"],
-    schedule="@daily",
+    # Data intervals [midnight, next midnight): "@daily" alone gives zero-length intervals in
+    # Airflow 3, which would select no image.
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     incremental=True,
     conf_variable=CONF_VARIABLE,

@@ -30,7 +30,39 @@ MODEL_PACKAGE_ARN = (
 
 def main() -> int:
     started = time.monotonic()
-    home = tempfile.mkdtemp(prefix="hitl-demo-airflow-")
+    prepare_airflow_environment(tempfile.mkdtemp(prefix="hitl-demo-airflow-"))
+    from local_aws.stack import start_stack
+
+    print(
+        "Starting the local stand-in for AWS (moto, A2I emulator, simulated detector, scripted reviewer)..."
+    )
+    with start_stack("--auto-review", "--review-delay", "1") as stack:
+        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = stack.conn_uri_env
+        print(f"  moto on {stack.moto_url}, emulator on {stack.emulator_url} (pid {stack.pid})")
+        s3 = stack.client("s3")
+        seed_images(s3)
+        print("Preparing a throwaway Airflow metadata database...")
+        dags = load_dags()
+
+        print("Running review_workflow_setup (human task UI, flow definition)...")
+        flow_definition_arn = run_setup(dags.get_dag("review_workflow_setup"))
+        print(f"  flow definition: {flow_definition_arn}")
+
+        print("Running detect_and_review on the 12 sample images...")
+        run = dags.get_dag("detect_and_review").test(run_conf=run_conf(flow_definition_arn))
+        if run.get_state() != "success":
+            print(f"detect_and_review ended {run.get_state()}", file=sys.stderr)
+            return 1
+        folder = single_return_value(run, "publish_results")
+        summary, records = download_results(s3, folder)
+        report(summary, folder, stack.client("sagemaker"))
+        draw_reviewed(s3, records)
+    print(f"Stand-in stopped. Demo took {time.monotonic() - started:.0f} s.")
+    return 0
+
+
+def prepare_airflow_environment(home: str) -> None:
+    """A throwaway Airflow home with the project's folders, set before Airflow is imported."""
     os.environ.update(
         AIRFLOW_HOME=home,
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
@@ -42,52 +74,31 @@ def main() -> int:
         AIRFLOW__HITL_DETECTION__RETRY_DELAY_SECONDS="1",
     )
     sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
-    from local_aws.stack import start_stack
 
-    print(
-        "Starting the local stand-in for AWS (moto, A2I emulator, simulated detector, scripted reviewer)..."
-    )
-    with start_stack("--auto-review", "--review-delay", "1") as stack:
-        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = stack.conn_uri_env
-        print(f"  moto on {stack.moto_url}, emulator on {stack.emulator_url} (pid {stack.pid})")
-        s3 = stack.client("s3")
-        seed_images(s3)
-        from airflow.dag_processing.dagbag import DagBag
-        from airflow.utils.db import initdb
 
-        print("Preparing a throwaway Airflow metadata database...")
-        initdb()
-        dags = DagBag(dag_folder=str(ROOT / "dags"))
-        if dags.import_errors:
-            print(f"DAG import errors: {dags.import_errors}", file=sys.stderr)
-            return 1
+def load_dags():
+    """A migrated metadata database, and the project's DAGs parsed from dags/."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils.db import initdb
 
-        print("Running review_workflow_setup (human task UI, flow definition)...")
-        flow_definition_arn = run_setup(dags.get_dag("review_workflow_setup"))
-        print(f"  flow definition: {flow_definition_arn}")
+    initdb()
+    dags = DagBag(dag_folder=str(ROOT / "dags"))
+    if dags.import_errors:
+        raise SystemExit(f"DAG import errors: {dags.import_errors}")
+    return dags
 
-        print("Running detect_and_review on the 12 sample images...")
-        run = dags.get_dag("detect_and_review").test(
-            run_conf={
-                "input_s3_uri": f"s3://{BUCKET}/images/",
-                "output_s3_uri": f"s3://{BUCKET}/results/",
-                "labels": LABELS,
-                "threshold": 0.9,
-                "min_score": 0.2,
-                "model_package_arn": MODEL_PACKAGE_ARN,
-                "execution_role_arn": DEMO_ROLE_ARN,
-                "flow_definition_arn": flow_definition_arn,
-            }
-        )
-        if run.get_state() != "success":
-            print(f"detect_and_review ended {run.get_state()}", file=sys.stderr)
-            return 1
-        folder = published_folder(run)
-        summary, records = download_results(s3, folder)
-        report(summary, folder, stack.client("sagemaker"))
-        draw_reviewed(s3, records)
-    print(f"Stand-in stopped. Demo took {time.monotonic() - started:.0f} s.")
-    return 0
+
+def run_conf(flow_definition_arn: str) -> dict:
+    return {
+        "input_s3_uri": f"s3://{BUCKET}/images/",
+        "output_s3_uri": f"s3://{BUCKET}/results/",
+        "labels": LABELS,
+        "threshold": 0.9,
+        "min_score": 0.2,
+        "model_package_arn": MODEL_PACKAGE_ARN,
+        "execution_role_arn": DEMO_ROLE_ARN,
+        "flow_definition_arn": flow_definition_arn,
+    }
 
 
 def seed_images(s3) -> None:
@@ -117,10 +128,6 @@ def run_setup(dag) -> str:
 def single_return_value(run, task_id: str):
     (instance,) = [ti for ti in run.get_task_instances() if ti.task_id == task_id]
     return instance.xcom_pull(task_ids=task_id)
-
-
-def published_folder(run) -> str:
-    return single_return_value(run, "publish_results")
 
 
 def download_results(s3, folder_uri: str):

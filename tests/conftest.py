@@ -51,19 +51,24 @@ def airflow_db():
 
 
 @pytest.fixture(scope="session")
-def stack():
-    """The local AWS stand-in, one process for the session, stopped by its pid at the end."""
+def stack(tmp_path_factory):
+    """The local AWS stand-in, one process for the session, stopped by its pid at the end.
+
+    Flow definitions turn Active after 0.1 s here (1 s by default), so tests need not wait long.
+    """
     from local_aws.stack import start_stack
 
-    with start_stack() as running:
+    log_path = tmp_path_factory.mktemp("local-aws") / "stack.log"
+    with start_stack("--flow-activation-seconds", "0.1", log_path=log_path) as running:
+        print(f"\nlocal_aws started in {running.startup_seconds:.2f}s (pid {running.pid}, log {log_path})")
         yield running
 
 
 @pytest.fixture
 def aws(stack, monkeypatch):
     """A clean stand-in, and `aws_default` pointing at it, for one test."""
-    import requests
+    from local_aws.stack import reset
 
-    requests.post(f"{stack.emulator_url}/_emulator/reset", timeout=10).raise_for_status()
+    reset(stack)
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", stack.conn_uri_env)
     return stack

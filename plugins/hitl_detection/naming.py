@@ -18,6 +18,7 @@ MAX_NAME_LENGTH = 63
 # 128 bits for loop names (one per image, many per run); 64 bits for one-per-run names.
 _LOOP_DIGEST_CHARS = 32
 _RUN_DIGEST_CHARS = 16
+_RUN_PREFIX_CHARS = 12  # 48 bits: runs sharing a flow definition do not collide
 _MAX_PREFIX_LENGTH = 20
 _LONGEST_DEPLOYMENT_SUFFIX = len("-endpoint")
 _MAX_RUN_FOLDER_SLUG = 80
@@ -29,15 +30,28 @@ class DeploymentNames(NamedTuple):
     endpoint: str
 
 
-def human_loop_name(run_id: str, image_key: str) -> str:
-    """`<readable image name>-<32 hex digits of sha256(run, key)>`, at most 63 characters."""
+def human_loop_name_prefix(run_id: str) -> str:
+    """`<12 hex digits of sha256(run)>-`: what every loop name of the run starts with.
+
+    A flow definition is shared by many runs; the prefix lets one ListHumanLoops sweep pick out
+    a run's loops. Keep the hash stable: runs in flight find their loops by it.
+    """
     _require_text("run_id", run_id)
+    return f"{_digest('human-loop-run', run_id)[:_RUN_PREFIX_CHARS]}-"
+
+
+def human_loop_name(run_id: str, image_key: str) -> str:
+    """`<run prefix><readable image name>-<32 hex digits of sha256(run, key)>`, at most 63 characters.
+
+    The readable part is cut to fit, never the digest.
+    """
     _require_text("image_key", image_key)
+    prefix = human_loop_name_prefix(run_id)
     digest = _digest("human-loop", run_id, image_key)[:_LOOP_DIGEST_CHARS]
     file_name = image_key.rsplit("/", 1)[-1]
     stem = file_name.rsplit(".", 1)[0] if "." in file_name[1:] else file_name
-    slug = _slug(stem, MAX_NAME_LENGTH - 1 - len(digest))
-    return f"{slug}-{digest}" if slug else digest
+    slug = _slug(stem, MAX_NAME_LENGTH - len(prefix) - 1 - len(digest))
+    return f"{prefix}{slug}-{digest}" if slug else f"{prefix}{digest}"
 
 
 def deployment_names(run_id: str, prefix: str = "hitl") -> DeploymentNames:

@@ -1,16 +1,13 @@
-"""One local AWS stand-in for the session, reset before each test that uses it, and boto3 clients of it.
-
-Flow definitions turn Active after 0.1 s here (1 s by default), so tests need not wait long.
-"""
+"""The session's local AWS stand-in (tests/conftest.py), reset before each test that uses it, and
+boto3 clients of it."""
 
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from stack_helpers import (
-    FLOW_ACTIVATION_SECONDS,
     NO_CLIENT_CHECKS,
     OUTPUT_BUCKET,
     ROLE_ARN,
@@ -20,16 +17,7 @@ from stack_helpers import (
     task_input,
 )
 
-from local_aws.stack import StackProcess, reset, start_stack
-
-
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
-    """The stand-in for the whole session; stopped by its pid at the end."""
-    log_path = tmp_path_factory.mktemp("local-aws") / "stack.log"
-    with start_stack("--flow-activation-seconds", str(FLOW_ACTIVATION_SECONDS), log_path=log_path) as running:
-        print(f"\nlocal_aws started in {running.startup_seconds:.2f}s (pid {running.pid}, log {log_path})")
-        yield running
+from local_aws.stack import StackProcess, reset
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from botocore.config import Config
 
-FLOW_ACTIVATION_SECONDS = 0.1
+FLOW_ACTIVATION_SECONDS = 0.1  # what the session stack in tests/conftest.py is started with
 ROLE_ARN = "arn:aws:iam::123456789012:role/a2i-review"
 WORKTEAM_ARN = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/reviewers"
 OUTPUT_BUCKET = "a2i-output"

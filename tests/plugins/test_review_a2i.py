@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,8 +13,11 @@ from botocore.exceptions import ClientError
 from hitl_detection.a2i_task import build_input_content
 from hitl_detection.boxes import Box
 from hitl_detection.hooks.a2i_runtime import A2IRuntimeHook
-from hitl_detection.naming import HUMAN_LOOP_NAME_PATTERN, MAX_NAME_LENGTH, human_loop_name
-from hitl_detection.review.a2i import A2IReviewBackend, human_loop_name_prefix, run_human_loop_name
+from hitl_detection.naming import (
+    human_loop_name,
+    human_loop_name_prefix,
+)
+from hitl_detection.review.a2i import A2IReviewBackend
 from hitl_detection.review.backends import get_review_backend
 from hitl_detection.review.base import ReviewRequest, ReviewTicket
 from local_aws.stack import inject_fault
@@ -31,7 +33,7 @@ def request_for(
     image_key: str, run_id: str = RUN_ID, initial=(CAR,), uncertain=(PERSON_MAYBE,)
 ) -> ReviewRequest:
     return ReviewRequest(
-        task_name=run_human_loop_name(run_id, image_key),
+        task_name=human_loop_name(run_id, image_key),
         image_s3_uri=f"s3://review-images/{image_key}",
         labels=LABELS,
         initial_boxes=tuple(initial),
@@ -62,30 +64,6 @@ def scope(flow_definition: str, run_id: str = RUN_ID, created_after: datetime | 
 def loops_of(backend: A2IReviewBackend, flow_definition: str) -> list[str]:
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     return [loop["HumanLoopName"] for loop in backend.hook.iter_human_loops(flow_definition, an_hour_ago)]
-
-
-# Loop names
-
-
-@pytest.mark.parametrize(
-    "image_key",
-    ["a.jpg", "street/scene-0001.jpeg", "Ünïcode Straße/Bild 7.PNG", "x" * 300 + ".jpg", "---.png", "..."],
-)
-def test_loop_names_are_valid_for_a2i_and_start_with_the_run_prefix(image_key):
-    name = run_human_loop_name(RUN_ID, image_key)
-
-    assert re.fullmatch(HUMAN_LOOP_NAME_PATTERN, name)
-    assert len(name) <= MAX_NAME_LENGTH
-    assert name.startswith(human_loop_name_prefix(RUN_ID))
-    assert name.endswith(human_loop_name(RUN_ID, image_key).rpartition("-")[2])  # the per-image digest
-    assert name == run_human_loop_name(RUN_ID, image_key)
-
-
-def test_runs_have_their_own_prefix_and_images_their_own_name():
-    assert human_loop_name_prefix(RUN_ID) != human_loop_name_prefix(OTHER_RUN_ID)
-    assert not run_human_loop_name(OTHER_RUN_ID, "a.jpg").startswith(human_loop_name_prefix(RUN_ID))
-    names = {run_human_loop_name(RUN_ID, f"img/{number}.jpg") for number in range(1000)}
-    assert len(names) == 1000
 
 
 # Starting
@@ -162,13 +140,13 @@ def test_the_backend_needs_a_flow_definition():
 
 
 def test_progress_counts_the_runs_loops_in_one_paged_sweep(backend, flow_definition, reviewer, a2i_calls):
-    names = [run_human_loop_name(RUN_ID, f"img-{number:03d}.jpg") for number in range(130)]
+    names = [human_loop_name(RUN_ID, f"img-{number:03d}.jpg") for number in range(130)]
     content = content_of(request_for("img.jpg"))
     for name in names:
         backend.hook.start_human_loop(name, flow_definition, content)
     for number in range(5):  # another run's loops under the same flow definition
         backend.hook.start_human_loop(
-            run_human_loop_name(OTHER_RUN_ID, f"{number}.jpg"), flow_definition, content
+            human_loop_name(OTHER_RUN_ID, f"{number}.jpg"), flow_definition, content
         )
     box = {"label": "car", "left": 1, "top": 2, "width": 3, "height": 4}
     for name in names[:100]:
@@ -290,7 +268,7 @@ def test_an_output_that_cannot_be_read_for_another_reason_is_raised_for_a_retry(
 
 def test_a_loop_still_running_or_gone_is_an_outcome_with_an_error(backend, flow_definition):
     running = backend.start(request_for("running.jpg"))
-    gone = ReviewTicket(run_human_loop_name(RUN_ID, "gone.jpg"), datetime.now(UTC).isoformat())
+    gone = ReviewTicket(human_loop_name(RUN_ID, "gone.jpg"), datetime.now(UTC).isoformat())
 
     still, missing = backend.collect([running, gone])
 

@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
 from hitl_detection.boxes import Box
 from hitl_detection.gating import GateDecision
 from hitl_detection.jsonl_store import write_jsonl
-from hitl_detection.review.a2i import human_loop_name_prefix, run_human_loop_name
+from hitl_detection.naming import human_loop_name, human_loop_name_prefix
 from hitl_detection.run_layout import RunLayout
 from hitl_detection.sensors.reviews import CREATED_AFTER_MARGIN, ReviewsSensor, review_scope
 from hitl_detection.triggers.reviews import ReviewsTrigger
@@ -30,7 +30,7 @@ TO_REVIEW = GateDecision(
 )
 ACCEPTED = GateDecision(kept=(CAR,), accepted=(CAR,))
 BATCHES = {0: [("a.jpg", TO_REVIEW), ("b.jpg", TO_REVIEW)], 1: [("c.jpg", TO_REVIEW), ("d.jpg", ACCEPTED)]}
-NAMES = {key: run_human_loop_name(RUN_ID, key) for key in ("a.jpg", "b.jpg", "c.jpg")}
+NAMES = {key: human_loop_name(RUN_ID, key) for key in ("a.jpg", "b.jpg", "c.jpg")}
 BOX = {"label": "car", "left": 11, "top": 20, "width": 30, "height": 40}
 
 DAG_SOURCE = """
@@ -182,7 +182,7 @@ def started_results(aws, flow_definition: str, keys: list[str]) -> list[dict]:
     backend = A2IReviewBackend(flow_definition)
     tickets = [
         backend.start(
-            ReviewRequest(run_human_loop_name(RUN_ID, key), f"s3://review-images/{key}", ("car",), (CAR,))
+            ReviewRequest(human_loop_name(RUN_ID, key), f"s3://review-images/{key}", ("car",), (CAR,))
         )
         for key in keys
     ]
@@ -205,8 +205,8 @@ def test_poking_it_times_out_naming_the_loops_still_pending(aws, flow_definition
     with pytest.raises(AirflowSensorTimeout, match="0 of 2 review tasks finished") as raised:
         sensor.execute({})
 
-    assert run_human_loop_name(RUN_ID, "x.jpg") in str(raised.value)
-    assert run_human_loop_name(RUN_ID, "y.jpg") in str(raised.value)
+    assert human_loop_name(RUN_ID, "x.jpg") in str(raised.value)
+    assert human_loop_name(RUN_ID, "y.jpg") in str(raised.value)
 
 
 def test_with_nothing_started_it_returns_at_once_without_a_call(a2i_calls):
@@ -277,11 +277,11 @@ def test_the_trigger_serializes_to_its_importable_path_and_back():
 
 def test_the_trigger_reports_success_with_the_failed_loops(aws, flow_definition, reviewer):
     started_results(aws, flow_definition, ["x.jpg"])
-    reviewer.fail(run_human_loop_name(RUN_ID, "x.jpg"))
+    reviewer.fail(human_loop_name(RUN_ID, "x.jpg"))
 
     event = first_event(trigger_for(flow_definition, datetime.now(UTC) + timedelta(minutes=1)))
 
-    assert event == {"status": "success", "finished": 1, "failed": [run_human_loop_name(RUN_ID, "x.jpg")]}
+    assert event == {"status": "success", "finished": 1, "failed": [human_loop_name(RUN_ID, "x.jpg")]}
 
 
 def test_the_trigger_turns_an_unexpected_error_into_an_error_event(aws):

@@ -10,8 +10,8 @@ import pytest
 from hitl_detection.boxes import Box
 from hitl_detection.gating import GateDecision
 from hitl_detection.jsonl_store import read_jsonl, write_jsonl
+from hitl_detection.naming import human_loop_name
 from hitl_detection.operators.start_reviews import StartReviewsOperator
-from hitl_detection.review.a2i import run_human_loop_name
 from hitl_detection.run_layout import RunLayout
 from hitl_detection.work_rows import decision_row
 from local_aws.stack import inject_fault
@@ -116,7 +116,7 @@ def test_one_loop_per_image_to_review_and_none_more_when_run_again(
     first = dag.test()
 
     assert first.state == "success"
-    expected_names = [run_human_loop_name(RUN_ID, key) for key in ("a.jpg", "d.jpg")]
+    expected_names = [human_loop_name(RUN_ID, key) for key in ("a.jpg", "d.jpg")]
     assert sorted(loop_names(aws, flow_definition)) == sorted(expected_names)
     result = returned(first)
     assert (result["batch"], result["started"], result["reused"]) == (0, 2, 0)
@@ -170,9 +170,7 @@ def test_a_retry_after_a_crash_midway_starts_no_second_loop(
     task_instance = dag_run.get_task_instance("start_reviews")
     assert task_instance.try_number == 2
     assert (returned(dag_run)["started"], returned(dag_run)["reused"]) == (3, 2)
-    assert sorted(loop_names(aws, flow_definition)) == sorted(
-        run_human_loop_name(RUN_ID, key) for key in keys
-    )
+    assert sorted(loop_names(aws, flow_definition)) == sorted(human_loop_name(RUN_ID, key) for key in keys)
 
 
 def test_a_batch_with_nothing_to_review_starts_nothing(aws, flow_definition, s3_hook, a2i_calls):

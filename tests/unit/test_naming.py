@@ -10,6 +10,7 @@ from hitl_detection.naming import (
     DeploymentNames,
     deployment_names,
     human_loop_name,
+    human_loop_name_prefix,
     run_folder,
 )
 
@@ -24,7 +25,7 @@ def is_loop_name(name: str) -> bool:
 
 def test_loop_name_starts_with_the_image_name():
     name = human_loop_name(RUN, "images/Ünïcode Café_01.JPG")
-    assert re.fullmatch(r"unicode-cafe-01-[0-9a-f]{32}", name)
+    assert re.fullmatch(r"[0-9a-f]{12}-unicode-cafe-01-[0-9a-f]{32}", name)
     assert is_loop_name(name)
 
 
@@ -32,7 +33,7 @@ def test_loop_name_starts_with_the_image_name():
 def test_loop_name_without_a_readable_part_is_the_digest(key):
     name = human_loop_name(RUN, key)
     assert is_loop_name(name)
-    assert re.fullmatch(r"([a-z0-9-]*-)?[0-9a-f]{32}", name)
+    assert re.fullmatch(r"[0-9a-f]{12}-([a-z0-9-]*-)?[0-9a-f]{32}", name)
 
 
 def test_long_image_names_are_cut_to_fit():
@@ -51,6 +52,13 @@ def test_loop_name_is_valid_and_deterministic(run_id, key):
     name = human_loop_name(run_id, key)
     assert is_loop_name(name)
     assert name == human_loop_name(run_id, key)
+
+
+@given(any_text, any_text, any_text)
+def test_every_loop_of_a_run_starts_with_the_run_prefix_and_no_other(run_id, other_run_id, key):
+    assert human_loop_name(run_id, key).startswith(human_loop_name_prefix(run_id))
+    if other_run_id != run_id:
+        assert human_loop_name_prefix(other_run_id) != human_loop_name_prefix(run_id)
 
 
 @given(st.tuples(any_text, any_text), st.tuples(any_text, any_text))

@@ -12,7 +12,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk import Context
 
 from hitl_detection.jsonl_store import read_jsonl, write_jsonl
-from hitl_detection.review.a2i import run_human_loop_name
+from hitl_detection.naming import human_loop_name
 from hitl_detection.review.backends import get_review_backend
 from hitl_detection.review.base import ReviewRequest, ReviewTicket
 from hitl_detection.run_layout import RunLayout
@@ -58,7 +58,7 @@ class StartReviewsOperator(AwsBaseOperator[S3Hook]):
         for row in rows:
             decision = decision_from_dict(row["decision"])
             request = ReviewRequest(
-                task_name=run_human_loop_name(self.plan["run_id"], row["image_key"]),
+                task_name=human_loop_name(self.plan["run_id"], row["image_key"]),
                 image_s3_uri=row["image_s3_uri"],
                 labels=tuple(config["labels"]),
                 initial_boxes=decision.accepted,

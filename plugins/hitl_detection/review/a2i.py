@@ -7,8 +7,6 @@ is, instead of a DescribeHumanLoop call per loop and poll.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -20,7 +18,6 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from hitl_detection.a2i_answers import AnswerFormatError, parse_human_loop_output
 from hitl_detection.a2i_task import build_input_content
 from hitl_detection.hooks.a2i_runtime import A2IRuntimeHook
-from hitl_detection.naming import MAX_NAME_LENGTH, human_loop_name
 from hitl_detection.review.base import (
     ReviewBackend,
     ReviewOutcome,
@@ -33,22 +30,6 @@ from hitl_detection.s3_uri import parse_s3_uri
 log = logging.getLogger(__name__)
 
 PENDING_SAMPLE_SIZE = 50  # pending loop names kept for messages; the count is exact regardless
-_RUN_PREFIX_DIGEST_CHARS = 12  # 48 bits: runs sharing a flow definition do not collide
-
-
-def human_loop_name_prefix(run_id: str) -> str:
-    """`<12 hex digits of sha256(run)>-`: what every loop name of the run starts with."""
-    digest = hashlib.sha256(json.dumps(["human-loop-run", run_id]).encode()).hexdigest()
-    return f"{digest[:_RUN_PREFIX_DIGEST_CHARS]}-"
-
-
-def run_human_loop_name(run_id: str, image_key: str) -> str:
-    """naming.human_loop_name behind the run's prefix: the readable part is cut, never the digest."""
-    readable, _, digest = human_loop_name(run_id, image_key).rpartition("-")
-    prefix = human_loop_name_prefix(run_id)
-    room = MAX_NAME_LENGTH - len(prefix) - len(digest) - 1
-    readable = readable[:room].rstrip("-")
-    return f"{prefix}{readable}-{digest}" if readable else f"{prefix}{digest}"
 
 
 def _iso_utc(moment: datetime) -> str:

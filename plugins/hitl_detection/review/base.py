@@ -52,7 +52,9 @@ class ReviewProgress:
 
     @property
     def done(self) -> bool:
-        return self.finished >= self.expected
+        """Loops left from an earlier try of a cleared run also carry the run's prefix: the
+        count alone could end the wait while one of this try's loops is still pending."""
+        return self.finished >= self.expected and not self.pending
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from airflow.sdk import Context, PokeReturnValue
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
 
 from hitl_detection.hooks.a2i_runtime import A2IRuntimeHook
-from hitl_detection.review.a2i import human_loop_name_prefix
+from hitl_detection.naming import human_loop_name_prefix
 from hitl_detection.review.backends import get_review_backend
 from hitl_detection.review.base import ReviewBackend, ReviewProgress
 from hitl_detection.triggers.reviews import ReviewsTrigger, progress_text
