@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from local_aws.workflow import create_active_flow_definition
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "include" / "sample_images"
@@ -17,7 +18,6 @@ TEMPLATE = ROOT / "include" / "templates" / "a2i_bounding_box.liquid.html"
 BUCKET = "hitl-test"
 LABELS = ["car", "person", "bicycle", "bus"]
 ROLE_ARN = "arn:aws:iam::123456789012:role/hitl-test-sagemaker"
-WORKTEAM_ARN = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/hitl-test"
 MODEL_PACKAGE_ARN = "arn:aws:sagemaker:us-east-1:865070037744:model-package/gluoncv-ssd-resnet50"
 
 # The DAG files read these when they are parsed: poll the scripted reviewer every second, and
@@ -71,26 +71,11 @@ def make_world(aws, task_count: int = 1) -> World:
     s3.create_bucket(Bucket=BUCKET)
     for path in sorted(SAMPLES.glob("street-*")):
         s3.upload_file(str(path), BUCKET, f"images/{path.name}")
-    sagemaker = aws.client("sagemaker")
-    ui_arn = sagemaker.create_human_task_ui(
-        HumanTaskUiName="hitl-test-ui", UiTemplate={"Content": TEMPLATE.read_text()}
-    )["HumanTaskUiArn"]
-    flow = sagemaker.create_flow_definition(
-        FlowDefinitionName="hitl-test-review",
-        RoleArn=ROLE_ARN,
-        OutputConfig={"S3OutputPath": f"s3://{BUCKET}/a2i-output/"},
-        HumanLoopConfig={
-            "WorkteamArn": WORKTEAM_ARN,
-            "HumanTaskUiArn": ui_arn,
-            "TaskTitle": "Review the boxes",
-            "TaskDescription": "Correct the model's boxes",
-            "TaskCount": task_count,
-        },
-    )["FlowDefinitionArn"]
-    deadline = time.monotonic() + 30
-    while sagemaker.describe_flow_definition(FlowDefinitionName="hitl-test-review")[
-        "FlowDefinitionStatus"
-    ] != ("Active"):
-        assert time.monotonic() < deadline, "the flow definition never became Active"
-        time.sleep(0.2)
+    flow = create_active_flow_definition(
+        aws.client("sagemaker"),
+        name="hitl-test-review",
+        template=TEMPLATE.read_text(),
+        s3_output_path=f"s3://{BUCKET}/a2i-output/",
+        task_count=task_count,
+    )
     return World(stack=aws, flow_definition_arn=flow)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -13,10 +12,9 @@ import botocore.handlers
 import pytest
 import requests
 
-ROLE_ARN = "arn:aws:iam::123456789012:role/a2i-reviews"
-WORKTEAM_ARN = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/reviewers"
+from local_aws.workflow import create_active_flow_definition
+
 OUTPUT_BUCKET = "a2i-output"
-FLOW_ACTIVE_WITHIN_SECONDS = 15
 
 
 @pytest.fixture
@@ -25,28 +23,15 @@ def make_flow_definition(aws, project_root) -> Callable[..., str]:
     sagemaker = aws.client("sagemaker")
     aws.client("s3").create_bucket(Bucket=OUTPUT_BUCKET)
     template = (project_root / "include" / "templates" / "a2i_bounding_box.liquid.html").read_text()
-    ui_arn = sagemaker.create_human_task_ui(HumanTaskUiName="review-boxes", UiTemplate={"Content": template})[
-        "HumanTaskUiArn"
-    ]
 
     def make(name: str = "review-boxes", task_count: int = 1) -> str:
-        arn = sagemaker.create_flow_definition(
-            FlowDefinitionName=name,
-            RoleArn=ROLE_ARN,
-            OutputConfig={"S3OutputPath": f"s3://{OUTPUT_BUCKET}/reviews"},
-            HumanLoopConfig={
-                "WorkteamArn": WORKTEAM_ARN,
-                "HumanTaskUiArn": ui_arn,
-                "TaskTitle": "Check the boxes",
-                "TaskDescription": "Correct the model's boxes.",
-                "TaskCount": task_count,
-            },
-        )["FlowDefinitionArn"]
-        deadline = time.monotonic() + FLOW_ACTIVE_WITHIN_SECONDS
-        while sagemaker.describe_flow_definition(FlowDefinitionName=name)["FlowDefinitionStatus"] != "Active":
-            assert time.monotonic() < deadline, f"flow definition {name} did not become Active"
-            time.sleep(0.05)
-        return arn
+        return create_active_flow_definition(
+            sagemaker,
+            name=name,
+            template=template,
+            s3_output_path=f"s3://{OUTPUT_BUCKET}/reviews",
+            task_count=task_count,
+        )
 
     return make
 

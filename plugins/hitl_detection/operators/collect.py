@@ -2,40 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
-from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk import Context
 
 from hitl_detection.consolidation import consolidate_answers
 from hitl_detection.jsonl_store import read_jsonl, write_jsonl
+from hitl_detection.operators.run_batch import RunBatchOperator
 from hitl_detection.records import accepted_record, error_record, review_failed_record, reviewed_record
 from hitl_detection.review.backends import get_review_backend
 from hitl_detection.review.base import ReviewOutcome, ReviewTicket
-from hitl_detection.run_layout import RunLayout
 from hitl_detection.work_rows import decision_from_dict, size_from_record
 
 
-class CollectReviewsOperator(AwsBaseOperator[S3Hook]):
+class CollectReviewsOperator(RunBatchOperator):
     """Merge each reviewed image's answers (several reviewers by IoU) and write one record per image.
 
     Images that needed no review get their accepted model boxes; a failed review or unreadable
     answer gives `review_failed` with the model's boxes, so nothing is lost and the run goes on.
     """
 
-    aws_hook_class = S3Hook
-    template_fields: Sequence[str] = aws_template_fields("plan", "batch")
-
-    def __init__(self, *, plan: Mapping[str, Any], batch: int, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.plan = plan
-        self.batch = batch
-
     def execute(self, context: Context) -> dict[str, int]:
-        layout = RunLayout(**self.plan["layout"])
+        layout = self.layout
         tickets = {
             row["image_key"]: ReviewTicket.from_dict(row["ticket"])
             for row in read_jsonl(self.hook, layout.bucket, layout.batch_key("reviews", self.batch))

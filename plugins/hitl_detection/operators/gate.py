@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
-from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk import Context
 
 from hitl_detection.gating import GatePolicy, gate_detections
 from hitl_detection.jsonl_store import read_jsonl, write_jsonl
-from hitl_detection.run_layout import RunLayout
+from hitl_detection.operators.run_batch import RunBatchOperator
 from hitl_detection.work_rows import boxes_from_records, decision_row
 
 
-class ThresholdGateOperator(AwsBaseOperator[S3Hook]):
+class ThresholdGateOperator(RunBatchOperator):
     """Turn a batch's prediction rows into decision rows with the run's gate policy."""
 
-    aws_hook_class = S3Hook
-    template_fields: Sequence[str] = aws_template_fields("plan", "batch")
-
-    def __init__(self, *, plan: Mapping[str, Any], batch: int, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.plan = plan
-        self.batch = batch
-
     def execute(self, context: Context) -> dict[str, int]:
-        layout = RunLayout(**self.plan["layout"])
+        layout = self.layout
         policy = GatePolicy.from_dict(self.plan["config"]["policy"])
         counts = {"batch": self.batch, "images": 0, "accepted": 0, "needs_review": 0, "errors": 0}
 

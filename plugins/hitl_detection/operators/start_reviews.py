@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
-from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk import Context
 
 from hitl_detection.jsonl_store import read_jsonl, write_jsonl
 from hitl_detection.naming import human_loop_name
+from hitl_detection.operators.run_batch import RunBatchOperator
 from hitl_detection.review.backends import get_review_backend
 from hitl_detection.review.base import ReviewRequest, ReviewTicket
-from hitl_detection.run_layout import RunLayout
 from hitl_detection.work_rows import decision_from_dict
 
 
-class StartReviewsOperator(AwsBaseOperator[S3Hook]):
+class StartReviewsOperator(RunBatchOperator):
     """Start (or find again) the review task of each image of a batch that needs review.
 
     Task names come from the run and the image, and the backend finds a task it started before,
@@ -28,16 +24,8 @@ class StartReviewsOperator(AwsBaseOperator[S3Hook]):
     the run's reviews starts looking.
     """
 
-    aws_hook_class = S3Hook
-    template_fields: Sequence[str] = aws_template_fields("plan", "batch")
-
-    def __init__(self, *, plan: Mapping[str, Any], batch: int, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.plan = plan
-        self.batch = batch
-
     def execute(self, context: Context) -> dict[str, Any]:
-        layout = RunLayout(**self.plan["layout"])
+        layout = self.layout
         config = self.plan["config"]
         backend = get_review_backend(
             config["review_backend"],
