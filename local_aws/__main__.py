@@ -6,8 +6,10 @@ moto. The first line printed is the `aws_default` Airflow connection that points
 """
 
 import argparse
+import ipaddress
 import json
 import logging
+import re
 import signal
 import socket
 import sys
@@ -18,12 +20,14 @@ from moto.server import ThreadedMotoServer
 
 from local_aws.emulator import build_emulator, moto_client
 from local_aws.scripted_reviewer import ScriptedReviewer
-from local_aws.server import EmulatorApp, EmulatorServer
+from local_aws.server import LOOPBACK, EmulatorApp, EmulatorServer, local_address
 
 log = logging.getLogger("local_aws")
 
 EMULATED_SERVICES = ("sagemaker", "sagemaker-a2i-runtime", "sagemaker-runtime")
 REVIEWER_STOP_SECONDS = 5
+# A host as it goes in a URL: a DNS name or an IPv4 address, with no scheme, port or path.
+HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 
 
 def connection(region: str, moto_url: str, emulator_url: str) -> dict:
@@ -43,8 +47,18 @@ def connection(region: str, moto_url: str, emulator_url: str) -> dict:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m local_aws",
-        description="moto plus an emulator of A2I and InvokeEndpoint, on 127.0.0.1. The first line printed"
-        " is AIRFLOW_CONN_AWS_DEFAULT=<connection JSON>; stop with SIGTERM or Ctrl-C.",
+        description="moto plus an emulator of A2I and InvokeEndpoint, on 127.0.0.1 by default. The first"
+        " line printed is AIRFLOW_CONN_AWS_DEFAULT=<connection JSON>; stop with SIGTERM or Ctrl-C.",
+    )
+    parser.add_argument(
+        "--host",
+        default=LOOPBACK,
+        help="IPv4 address moto and the emulator listen on (default 127.0.0.1; 0.0.0.0 in a container)",
+    )
+    parser.add_argument(
+        "--advertise-host",
+        help="host name the printed connection and URLs use, e.g. the container's name on a compose"
+        " network (default: 127.0.0.1 when listening on 0.0.0.0, else --host)",
     )
     parser.add_argument(
         "--region", default="us-east-1", help="AWS region of every resource (default us-east-1)"
@@ -73,20 +87,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--review-workers", type=int, default=1, help="workers answering each loop, 1-3 (default 1)"
     )
     args = parser.parse_args(argv)
+    try:
+        ipaddress.IPv4Address(args.host)
+    except ValueError:
+        parser.error(f"--host {args.host!r} is not an IPv4 address (127.0.0.1, 0.0.0.0, ...)")
+    if args.advertise_host is None:
+        args.advertise_host = local_address(args.host)
+    elif not HOST_NAME.fullmatch(args.advertise_host):
+        parser.error(f"--advertise-host {args.advertise_host!r} is not a host name (e.g. local-aws)")
     if not 1 <= args.review_workers <= 3:
         parser.error(f"--review-workers {args.review_workers} is not between 1 and 3")
     for name in ("flow_activation_seconds", "detector_latency", "review_delay"):
         if getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} {getattr(args, name)} is negative")
     for name in ("moto_port", "port"):
-        if getattr(args, name) and not _port_is_free(getattr(args, name)):
-            parser.error(f"--{name.replace('_', '-')} {getattr(args, name)}: the port is in use on 127.0.0.1")
+        if getattr(args, name) and not _port_is_free(args.host, getattr(args, name)):
+            option = f"--{name.replace('_', '-')} {getattr(args, name)}"
+            parser.error(f"{option}: the port is in use on {args.host}")
     return args
 
 
-def _port_is_free(port: int) -> bool:
+def _port_is_free(host: str, port: int) -> bool:
     try:
-        socket.create_server(("127.0.0.1", port)).close()
+        socket.create_server((host, port)).close()
     except OSError:
         return False
     return True
@@ -104,15 +127,20 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda number, _: (received.append(number), stop.set()))
 
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.moto_port, verbose=False)
+    # The servers reach each other on this machine; clients are given URLs with the advertised host.
+    moto = ThreadedMotoServer(ip_address=args.host, port=args.moto_port, verbose=False)
     moto.start()
-    moto_url = f"http://127.0.0.1:{moto.get_host_and_port()[1]}"
-    server = EmulatorServer(args.port)
+    moto_port = moto.get_host_and_port()[1]
+    moto_url = f"http://{local_address(args.host)}:{moto_port}"
+    server = EmulatorServer(args.port, args.host)
+    public_moto_url = f"http://{args.advertise_host}:{moto_port}"
+    public_emulator_url = f"http://{args.advertise_host}:{server.port}"
     emulator = build_emulator(
-        args.region, moto_url, server.url, args.flow_activation_seconds, args.detector_latency
+        args.region, moto_url, public_emulator_url, args.flow_activation_seconds, args.detector_latency
     )
     server.start(EmulatorApp(emulator))
-    print(f"AIRFLOW_CONN_AWS_DEFAULT={json.dumps(connection(args.region, moto_url, server.url))}", flush=True)
+    conn = connection(args.region, public_moto_url, public_emulator_url)
+    print(f"AIRFLOW_CONN_AWS_DEFAULT={json.dumps(conn)}", flush=True)
 
     reviewer = None
     if args.auto_review:
@@ -125,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         reviewer = threading.Thread(target=scripted.run, args=(stop,), name="scripted-reviewer", daemon=True)
         reviewer.start()
 
-    print(_banner(args, moto_url, server.url, time.monotonic() - started), flush=True)
+    print(_banner(args, public_moto_url, public_emulator_url, time.monotonic() - started), flush=True)
     stop.wait()
 
     log.info("Got %s, stopping", signal.Signals(received[0]).name)
@@ -145,6 +173,7 @@ def _banner(args: argparse.Namespace, moto_url: str, emulator_url: str, startup_
     )
     return "\n".join(
         [
+            f"listening on {args.host}; the URLs below use the host {args.advertise_host}",
             f"moto (S3, SageMaker models/endpoint configs/endpoints): {moto_url}",
             f"emulator (A2I control plane + runtime, InvokeEndpoint): {emulator_url}  region {args.region}",
             f"reviewer API: GET {emulator_url}/reviewer/loops?status=pending|all",

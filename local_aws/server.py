@@ -25,6 +25,8 @@ from local_aws.reviewer import parse_answer, parse_failure
 log = logging.getLogger(__name__)
 
 SAGEMAKER_TARGET_PREFIX = "SageMaker."
+LOOPBACK = "127.0.0.1"
+ALL_INTERFACES = "0.0.0.0"
 _SHUTDOWN_POLL_SECONDS = 0.1
 
 _RULES = Map(
@@ -179,18 +181,25 @@ class EmulatorApp:
         return {"status": "ok", "region": self.emulator.region, "moto_url": self.emulator.moto_url}
 
 
-class EmulatorServer:
-    """A threaded werkzeug server on 127.0.0.1, bound before the app exists so the app can know its URL."""
+def local_address(bind_host: str) -> str:
+    """Where a process on this machine reaches a server bound to `bind_host` (loopback for 0.0.0.0)."""
+    return LOOPBACK if bind_host == ALL_INTERFACES else bind_host
 
-    def __init__(self, port: int) -> None:
-        self._listener = socket.create_server(("127.0.0.1", port))
+
+class EmulatorServer:
+    """A threaded werkzeug server (on 127.0.0.1 by default), bound before the app exists so the app can
+    know its URL; `url` is where this machine reaches it."""
+
+    def __init__(self, port: int, host: str = LOOPBACK) -> None:
+        self.host = host
+        self._listener = socket.create_server((host, port))
         self.port = self._listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{local_address(host)}:{self.port}"
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self, app: EmulatorApp) -> None:
-        self._server = make_server("127.0.0.1", self.port, app, threaded=True, fd=self._listener.fileno())
+        self._server = make_server(self.host, self.port, app, threaded=True, fd=self._listener.fileno())
         self._listener.close()
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(_SHUTDOWN_POLL_SECONDS,), name="emulator", daemon=True
