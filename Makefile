@@ -27,7 +27,7 @@ lint: install
 
 # The unit tests run once, under coverage; everything else after them.
 test: lint coverage
-	$(BIN)/python -m pytest --ignore=tests/unit
+	$(BIN)/python -m pytest --ignore=tests/unit --ignore=tests/browser
 
 unit: install
 	$(BIN)/python -m pytest tests/unit -q
@@ -57,7 +57,7 @@ browser-deps:
 
 # Logs in to `make airflow`'s UI in headless chromium and triggers a run; screenshots in test-artifacts/.
 test-browser: install browser-deps
-	$(BIN)/python -m pytest tests/browser -m browser
+	$(BIN)/python -m pytest tests/browser -m browser -s
 
 parse-time: install
 	$(BIN)/python scripts/parse_time.py
