@@ -7,8 +7,10 @@ can reach a real AWS account by accident.
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
+import botocore.handlers
 import pytest
 from hypothesis import settings
 
@@ -72,3 +74,15 @@ def aws(stack, monkeypatch):
     reset(stack)
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", stack.conn_uri_env)
     return stack
+
+
+@pytest.fixture
+def on_botocore_event(monkeypatch) -> Callable[[str, Callable], None]:
+    """Register a handler on every botocore session created from now on (each hook makes its own)."""
+    handlers = list(botocore.handlers.BUILTIN_HANDLERS)
+    monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS", handlers)
+
+    def register(event_name: str, handler: Callable) -> None:
+        handlers.append((event_name, handler))
+
+    return register

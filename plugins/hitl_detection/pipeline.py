@@ -31,8 +31,10 @@ from hitl_detection.sensors.reviews import ReviewsSensor
 
 # Downstream DAGs can be scheduled on this; the event's extra names the run's results file.
 RESULTS_ASSET = Asset(name="hitl_detection_results", uri="hitl-detection://detect_and_review/results")
-# Reviewers get three days by default; the sensor defers, so the wait holds no worker.
-REVIEW_TIMEOUT = setting_seconds("review_timeout_seconds", fallback=3 * 24 * 3600)
+# Longer than an A2I task can stay open (review_workflow_setup's defaults: 10 days to be picked up,
+# then an hour to finish), so unanswered loops end as Expired data, not as a sensor timeout. The
+# sensor defers, so the wait holds no worker.
+REVIEW_TIMEOUT = setting_seconds("review_timeout_seconds", fallback=11 * 24 * 3600)
 REVIEW_POLL_INTERVAL = setting_seconds("review_poll_seconds", fallback=60)
 
 

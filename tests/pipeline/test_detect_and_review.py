@@ -243,6 +243,47 @@ def test_rerunning_a_whole_run_starts_no_second_loop_and_publishes_the_same_resu
     assert second_records == first_records
 
 
+def test_a_deploy_retried_after_its_model_and_config_were_created_reuses_them(
+    world, detect_and_review, on_botocore_event
+):
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.types import DagRunType
+
+    from hitl_detection.naming import deployment_names
+
+    moment = datetime(2026, 11, 21, tzinfo=UTC)
+    run_id = DagRun.generate_run_id(run_type=DagRunType.MANUAL, logical_date=moment, run_after=moment)
+    names = deployment_names(run_id)
+    # What a first try of deploy_model and deploy_endpoint_config left before it crashed.
+    sagemaker = world.client("sagemaker")
+    sagemaker.create_model(
+        ModelName=names.model,
+        PrimaryContainer={"ModelPackageName": world.conf()["model_package_arn"]},
+        ExecutionRoleArn=world.conf()["execution_role_arn"],
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=names.endpoint_config,
+        ProductionVariants=[
+            {
+                "VariantName": "detector",
+                "ModelName": names.model,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m4.xlarge",
+            }
+        ],
+    )
+
+    creates = []
+    on_botocore_event("before-call.sagemaker", lambda model, **_: creates.append(model.name))
+    with world.reviewers():
+        run = detect_and_review.test(run_conf=world.conf(), logical_date=moment, run_after=moment)
+
+    assert run.run_id == run_id
+    assert run.state == "success", states(run)
+    assert [name for name in creates if name.startswith("Create")] == ["CreateEndpoint"]
+    assert deployed_resources(world) == ([], [], [])
+
+
 def test_starting_loops_is_retried_after_a_failure_without_a_second_loop(world, detect_and_review):
     # Enough 500s for the first try to give up; the retry finds what the first try started.
     inject_fault(world.stack, "StartHumanLoop", "InternalServerException", status=500, count=12)

@@ -8,7 +8,6 @@ import json
 from collections import Counter
 from collections.abc import Callable
 
-import botocore.handlers
 import pytest
 import requests
 
@@ -76,18 +75,6 @@ class Reviewer:
 @pytest.fixture
 def reviewer(aws) -> Reviewer:
     return Reviewer(aws.emulator_url)
-
-
-@pytest.fixture
-def on_botocore_event(monkeypatch) -> Callable[[str, Callable], None]:
-    """Register a handler on every botocore session created from now on (each hook makes its own)."""
-    handlers = list(botocore.handlers.BUILTIN_HANDLERS)
-    monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS", handlers)
-
-    def register(event_name: str, handler: Callable) -> None:
-        handlers.append((event_name, handler))
-
-    return register
 
 
 @pytest.fixture

@@ -10,15 +10,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk import Context
 from botocore.exceptions import ClientError
 
-# What SageMaker answers when the thing to delete is not there (any more).
-_GONE_MESSAGES = ("could not find", "not found", "does not exist")
-
-
-def _is_gone(error: ClientError) -> bool:
-    message = error.response.get("Error", {}).get("Message", "").lower()
-    return error.response.get("Error", {}).get("Code") == "ValidationException" and any(
-        text in message for text in _GONE_MESSAGES
-    )
+from hitl_detection.hooks.sagemaker_errors import is_not_found
 
 
 class SageMakerEndpointTeardownOperator(AwsBaseOperator[SageMakerHook]):
@@ -68,7 +60,7 @@ class SageMakerEndpointTeardownOperator(AwsBaseOperator[SageMakerHook]):
             try:
                 delete()
             except ClientError as error:
-                if not _is_gone(error):
+                if not is_not_found(error):
                     raise
                 self.log.info("SageMaker %s %s was already gone.", kind, name)
                 outcome[kind] = "already gone"
