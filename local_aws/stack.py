@@ -103,6 +103,25 @@ def start_stack(*args: str, timeout: float = 60.0, log_path: str | Path | None =
     Its log (stderr) goes to `log_path`, by default a new file in the temp directory.
     """
     started = time.monotonic()
+    stack = launch_stack(*args, timeout=timeout, log_path=log_path)
+    try:
+        deadline = started + timeout
+        _wait_until_answering(
+            f"{stack.emulator_url}/_emulator/health", deadline, stack.process, stack.log_path
+        )
+        _wait_until_answering(f"{stack.moto_url}/moto-api/config", deadline, stack.process, stack.log_path)
+    except BaseException:
+        stack.process.kill()
+        stack.process.wait()
+        raise
+    stack.startup_seconds = time.monotonic() - started
+    return stack
+
+
+def launch_stack(*args: str, timeout: float = 60.0, log_path: str | Path | None = None) -> StackProcess:
+    """Run `python -m local_aws *args` and return once it printed its connection, without waiting
+    for its servers (whose advertised host may not resolve from here: see --advertise-host)."""
+    started = time.monotonic()
     if log_path is None:
         handle, name = tempfile.mkstemp(prefix="local-aws-", suffix=".log")
         os.close(handle)
@@ -124,15 +143,11 @@ def start_stack(*args: str, timeout: float = 60.0, log_path: str | Path | None =
         )
     try:
         first_line = _first_line(process, started + timeout, log_path)
-        stack = StackProcess(process, first_line.removeprefix(CONN_PREFIX), log_path)
-        _wait_until_answering(f"{stack.emulator_url}/_emulator/health", started + timeout, process, log_path)
-        _wait_until_answering(f"{stack.moto_url}/moto-api/config", started + timeout, process, log_path)
     except BaseException:
         process.kill()
         process.wait()
         raise
-    stack.startup_seconds = time.monotonic() - started
-    return stack
+    return StackProcess(process, first_line.removeprefix(CONN_PREFIX), log_path)
 
 
 def reset(stack: StackProcess) -> None:

@@ -6,11 +6,7 @@ anything using the advertised name internally would fail.
 """
 
 import json
-import os
-import select
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,7 +18,7 @@ from stack_helpers import OUTPUT_BUCKET, ROLE_ARN, TEMPLATE, WORKTEAM_ARN, task_
 
 from local_aws.__main__ import connection, parse_args
 from local_aws.server import local_address
-from local_aws.stack import CONN_PREFIX, PROJECT_ROOT, StackProcess
+from local_aws.stack import PROJECT_ROOT, launch_stack
 
 SAMPLES = PROJECT_ROOT / "include" / "sample_images"
 ADVERTISED = "local-aws"
@@ -93,31 +89,6 @@ def test_a_port_taken_on_the_host_it_listens_on_is_refused(capsys):
     assert f"--port {port}: the port is in use on 127.0.0.1" in capsys.readouterr().err
 
 
-def start_advertising(*args: str, log_path: Path, timeout: float = 60.0) -> StackProcess:
-    """`python -m local_aws *args` whose advertised URLs need not resolve: waits on 127.0.0.1 instead."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    with log_path.open("ab") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local_aws", *args],
-            stdout=subprocess.PIPE,
-            stderr=log_file,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            text=True,
-            start_new_session=True,
-        )
-    ready, _, _ = select.select([process.stdout], [], [], timeout)
-    line = process.stdout.readline().rstrip("\n") if ready else ""
-    if not line.startswith(CONN_PREFIX):
-        process.kill()
-        process.wait()
-        pytest.fail(f"no connection line (got {line!r}); log:\n{log_path.read_text()}")
-    return StackProcess(process, line.removeprefix(CONN_PREFIX), log_path)
-
-
 def wait_until_answering(url: str, deadline: float) -> None:
     while True:
         try:
@@ -145,9 +116,7 @@ def test_an_advertised_name_is_in_the_connection_and_urls_while_the_servers_talk
     moto_port, port = free_port(), free_port()
     log_path = tmp_path / "stack.log"
     options = ["--moto-port", str(moto_port), "--port", str(port), "--flow-activation-seconds", "0.1"]
-    with start_advertising(
-        "--advertise-host", ADVERTISED, *options, "--auto-review", log_path=log_path
-    ) as stack:
+    with launch_stack("--advertise-host", ADVERTISED, *options, "--auto-review", log_path=log_path) as stack:
         # What clients are given: the advertised name on the ports actually bound.
         moto_url, emulator_url = f"http://{ADVERTISED}:{moto_port}", f"http://{ADVERTISED}:{port}"
         assert stack.connection == connection("us-east-1", moto_url, emulator_url)
