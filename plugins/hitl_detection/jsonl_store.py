@@ -23,7 +23,7 @@ def write_jsonl(s3: S3Hook, bucket: str, key: str, rows: Iterable[dict]) -> int:
 
 
 def read_jsonl(s3: S3Hook, bucket: str, key: str) -> Iterator[dict]:
-    body = s3.get_key(key, bucket_name=bucket).get()["Body"]
+    body = s3.conn.get_object(Bucket=bucket, Key=key)["Body"]  # get_key would HEAD it first
     for line in body.iter_lines():
         if line.strip():
             yield json.loads(line)

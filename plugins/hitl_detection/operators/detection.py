@@ -66,7 +66,8 @@ class DetectObjectsOperator(AwsBaseOperator[SageMakerRuntimeHook]):
         bucket, key = parse_s3_uri(image["image_s3_uri"])
         content_type = content_type_for(key)
         try:
-            body = self.s3.get_key(key, bucket_name=bucket).get()["Body"].read()
+            # One GetObject; S3Hook.get_key would send a HeadObject first.
+            body = self.s3.conn.get_object(Bucket=bucket, Key=key)["Body"].read()
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
                 raise
