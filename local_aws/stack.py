@@ -9,6 +9,7 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -148,6 +149,13 @@ def launch_stack(*args: str, timeout: float = 60.0, log_path: str | Path | None 
         process.wait()
         raise
     return StackProcess(process, first_line.removeprefix(CONN_PREFIX), log_path)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now, for a server started with a fixed port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def reset(stack: StackProcess) -> None:

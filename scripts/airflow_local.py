@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:  # `python scripts/airflow_local.py` puts only scr
     sys.path.insert(0, str(ROOT))
 
 from local_aws.arns import sagemaker_arn  # noqa: E402
-from local_aws.stack import StackProcess, start_stack  # noqa: E402
+from local_aws.stack import StackProcess, free_port, start_stack  # noqa: E402
 
 DEFAULT_HOME = ROOT / ".airflow-home"
 SAMPLES = ROOT / "include" / "sample_images"
@@ -108,12 +108,6 @@ class LocalAirflow:
 
     def log_tail(self, lines: int = 60) -> str:
         return _tail(self.log_path, lines)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def port_is_free(port: int) -> bool:

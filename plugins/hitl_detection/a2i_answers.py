@@ -7,13 +7,13 @@ that image's review instead of the run.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from hitl_detection.boxes import Box
+from hitl_detection.json_text import load_json
 
 
 class AnswerFormatError(ValueError):
@@ -51,16 +51,7 @@ def parse_human_loop_output(
 
 
 def _load(document: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
-    if isinstance(document, bytes | bytearray):
-        try:
-            document = bytes(document).decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise AnswerFormatError(f"output.json is not UTF-8 text: {error}") from error
-    if isinstance(document, str):
-        try:
-            document = json.loads(document)
-        except json.JSONDecodeError as error:
-            raise AnswerFormatError(f"output.json is not JSON: {error}") from error
+    document = load_json(document, AnswerFormatError, "output.json")
     if not isinstance(document, Mapping):
         raise AnswerFormatError(f"output.json is a {type(document).__name__}, expected a JSON object")
     return document

@@ -53,15 +53,7 @@ class Box:
         return (self.left, self.top, self.width, self.height)
 
     def to_record(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "left": self.left,
-            "top": self.top,
-            "width": self.width,
-            "height": self.height,
-            "score": self.score,
-            "source": self.source,
-        }
+        return {**self.to_a2i(), "score": self.score, "source": self.source}
 
     def to_a2i(self) -> dict[str, Any]:
         """The shape crowd-bounding-box takes as `initial-value` and returns as `boundingBoxes`."""

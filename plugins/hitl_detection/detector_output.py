@@ -6,11 +6,11 @@ surface later as a nonsense box in a review task or a result record.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 from hitl_detection.boxes import Box
+from hitl_detection.json_text import load_json
 
 DETECTION_FIELDS = ("id", "score", "left", "top", "right", "bottom")
 # The container clips boxes to the image; allow rounding to land a pixel outside.
@@ -34,18 +34,7 @@ def parse_detections(
 
 
 def _load(payload: bytes | str | list[Any]) -> list[Any]:
-    if isinstance(payload, bytes | bytearray):
-        try:
-            payload = bytes(payload).decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise DetectorOutputError(f"detector output is not UTF-8 text: {error}") from error
-    if isinstance(payload, str):
-        try:
-            payload = json.loads(payload)
-        except json.JSONDecodeError as error:
-            raise DetectorOutputError(
-                f"detector output is not JSON: {error}; starts with {payload[:80]!r}"
-            ) from error
+    payload = load_json(payload, DetectorOutputError, "detector output")
     if not isinstance(payload, list):
         raise DetectorOutputError(
             f"detector output is a {_type_name(payload)}, expected a JSON list of detections"

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +25,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+
+from local_aws.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
@@ -426,12 +427,6 @@ def test_the_profile_points_aws_default_at_the_stand_in(services, monkeypatch):
 
 
 # -- the `local` profile for real -----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def on_this_machine(text: str, ports: dict[int, int], host: str = "localhost") -> str:

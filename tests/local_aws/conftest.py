@@ -3,7 +3,6 @@ boto3 clients of it."""
 
 import json
 import os
-import time
 from collections.abc import Callable
 
 import pytest
@@ -13,11 +12,11 @@ from stack_helpers import (
     ROLE_ARN,
     TEMPLATE,
     WORKTEAM_ARN,
-    flow_status,
     task_input,
 )
 
 from local_aws.stack import StackProcess, reset
+from local_aws.workflow import create_flow_definition, wait_until_active
 
 
 @pytest.fixture
@@ -70,20 +69,17 @@ def make_flow(clean_stack: StackProcess, sagemaker, s3, task_ui_arn: str) -> Cal
     s3.create_bucket(Bucket=OUTPUT_BUCKET)
 
     def make(name: str = "review-boxes", task_count: int = 1, wait: bool = True) -> str:
-        arn = sagemaker.create_flow_definition(
-            FlowDefinitionName=name,
-            RoleArn=ROLE_ARN,
-            OutputConfig={"S3OutputPath": f"s3://{OUTPUT_BUCKET}/reviews/"},
-            HumanLoopConfig={
-                "WorkteamArn": WORKTEAM_ARN,
-                "HumanTaskUiArn": task_ui_arn,
-                "TaskTitle": "Review the boxes",
-                "TaskDescription": "Fix the boxes the model drew",
-                "TaskCount": task_count,
-            },
-        )["FlowDefinitionArn"]
-        while wait and flow_status(sagemaker, name) != "Active":
-            time.sleep(0.05)
+        arn = create_flow_definition(
+            sagemaker,
+            name=name,
+            ui_arn=task_ui_arn,
+            s3_output_path=f"s3://{OUTPUT_BUCKET}/reviews/",
+            task_count=task_count,
+            role_arn=ROLE_ARN,
+            workteam_arn=WORKTEAM_ARN,
+        )
+        if wait:
+            wait_until_active(sagemaker, name)
         return arn
 
     return make

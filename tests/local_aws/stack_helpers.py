@@ -60,5 +60,16 @@ NO_CLIENT_CHECKS = Config(parameter_validation=False, retries={"total_max_attemp
 """Also no client-side validation, so a request botocore would refuse reaches the server."""
 
 
-def flow_status(sagemaker, name: str) -> str:
-    return sagemaker.describe_flow_definition(FlowDefinitionName=name)["FlowDefinitionStatus"]
+LOOPBACK_HEX = "0100007F"
+TCP_LISTEN = "0A"
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local IPv4 addresses (hex, as in /proc/net/tcp) listening on `port`."""
+    addresses = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, port_hex = local.split(":")
+        if state == TCP_LISTEN and int(port_hex, 16) == port:
+            addresses.add(address)
+    return addresses

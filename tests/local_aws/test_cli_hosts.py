@@ -14,33 +14,23 @@ import boto3
 import pytest
 import requests
 from botocore.config import Config
-from stack_helpers import OUTPUT_BUCKET, ROLE_ARN, TEMPLATE, WORKTEAM_ARN, task_input
+from stack_helpers import (
+    LOOPBACK_HEX,
+    OUTPUT_BUCKET,
+    ROLE_ARN,
+    TEMPLATE,
+    WORKTEAM_ARN,
+    listening_addresses,
+    task_input,
+)
 
 from local_aws.__main__ import connection, parse_args
 from local_aws.server import local_address
-from local_aws.stack import PROJECT_ROOT, launch_stack
+from local_aws.stack import PROJECT_ROOT, free_port, launch_stack
+from local_aws.workflow import create_flow_definition, wait_until_active
 
 SAMPLES = PROJECT_ROOT / "include" / "sample_images"
 ADVERTISED = "local-aws"
-LOOPBACK_HEX = "0100007F"
-TCP_LISTEN = "0A"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def listening_addresses(port: int) -> set[str]:
-    """The local IPv4 addresses (hex, as in /proc/net/tcp) listening on `port`."""
-    addresses = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        local, state = line.split()[1], line.split()[3]
-        address, port_hex = local.split(":")
-        if state == TCP_LISTEN and int(port_hex, 16) == port:
-            addresses.add(address)
-    return addresses
 
 
 def test_by_default_it_listens_on_and_advertises_loopback():
@@ -147,23 +137,15 @@ def test_an_advertised_name_is_in_the_connection_and_urls_while_the_servers_talk
         # image from moto on loopback, so a name that does not resolve here changes nothing.
         s3.create_bucket(Bucket=OUTPUT_BUCKET)
         s3.upload_file(str(SAMPLES / "street-04.jpg"), OUTPUT_BUCKET, "images/street-04.jpg")
-        flow_arn = sagemaker.create_flow_definition(
-            FlowDefinitionName="review-boxes",
-            RoleArn=ROLE_ARN,
-            OutputConfig={"S3OutputPath": f"s3://{OUTPUT_BUCKET}/reviews/"},
-            HumanLoopConfig={
-                "WorkteamArn": WORKTEAM_ARN,
-                "HumanTaskUiArn": ui_arn,
-                "TaskTitle": "Review the boxes",
-                "TaskDescription": "Fix the boxes the model drew",
-                "TaskCount": 1,
-            },
-        )["FlowDefinitionArn"]
-        while (
-            sagemaker.describe_flow_definition(FlowDefinitionName="review-boxes")["FlowDefinitionStatus"]
-            != "Active"
-        ):
-            time.sleep(0.05)
+        flow_arn = create_flow_definition(
+            sagemaker,
+            name="review-boxes",
+            ui_arn=ui_arn,
+            s3_output_path=f"s3://{OUTPUT_BUCKET}/reviews/",
+            role_arn=ROLE_ARN,
+            workteam_arn=WORKTEAM_ARN,
+        )
+        wait_until_active(sagemaker, "review-boxes")
         a2i.start_human_loop(
             HumanLoopName="loop-1",
             FlowDefinitionArn=flow_arn,

@@ -1,12 +1,13 @@
 """The Amazon provider's hooks reach moto and the emulator through `aws_default` as printed by the stack."""
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 import requests
-from stack_helpers import OUTPUT_BUCKET, ROLE_ARN, TEMPLATE, WORKTEAM_ARN, answer, task_input
+from stack_helpers import OUTPUT_BUCKET, ROLE_ARN, TEMPLATE, answer, task_input
+
+from local_aws.workflow import create_active_flow_definition
 
 pytestmark = pytest.mark.stack
 
@@ -38,23 +39,9 @@ def test_a_review_round_trip_through_the_provider_hooks(aws_default):
     sagemaker = SageMakerHook().conn
     s3 = S3Hook()
     s3.create_bucket(OUTPUT_BUCKET)
-    ui_arn = sagemaker.create_human_task_ui(HumanTaskUiName="boxes", UiTemplate={"Content": TEMPLATE})[
-        "HumanTaskUiArn"
-    ]
-    flow_arn = sagemaker.create_flow_definition(
-        FlowDefinitionName="review",
-        RoleArn=ROLE_ARN,
-        OutputConfig={"S3OutputPath": f"s3://{OUTPUT_BUCKET}/reviews"},
-        HumanLoopConfig={
-            "WorkteamArn": WORKTEAM_ARN,
-            "HumanTaskUiArn": ui_arn,
-            "TaskTitle": "Review",
-            "TaskDescription": "Review the boxes",
-            "TaskCount": 1,
-        },
-    )["FlowDefinitionArn"]
-    while sagemaker.describe_flow_definition(FlowDefinitionName="review")["FlowDefinitionStatus"] != "Active":
-        time.sleep(0.05)
+    flow_arn = create_active_flow_definition(
+        sagemaker, name="review", template=TEMPLATE, s3_output_path=f"s3://{OUTPUT_BUCKET}/reviews"
+    )
     a2i = AwsBaseHook(client_type="sagemaker-a2i-runtime").conn
     a2i.start_human_loop(
         HumanLoopName="loop-1",

@@ -11,32 +11,14 @@ from local_aws.detector import SimulatedDetector
 from local_aws.errors import ApiError
 from local_aws.inference import EndpointInvoker
 from local_aws.stack import inject_fault
+from local_aws.workflow import create_endpoint
 
 SAMPLES = Path(__file__).resolve().parents[2] / "include" / "sample_images"
 
 
 @pytest.fixture
 def endpoint(clean_stack, sagemaker) -> str:
-    sagemaker.create_model(
-        ModelName="detector",
-        PrimaryContainer={
-            "ModelPackageName": "arn:aws:sagemaker:us-east-1:865070037744:model-package/gluoncv"
-        },
-        ExecutionRoleArn=ROLE_ARN,
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName="detector",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "detector",
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m4.xlarge",
-            }
-        ],
-    )
-    sagemaker.create_endpoint(EndpointName="detector", EndpointConfigName="detector")
-    return "detector"
+    return create_endpoint(sagemaker, "detector", role_arn=ROLE_ARN)
 
 
 def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:

@@ -3,33 +3,19 @@
 import json
 import os
 import signal
-import socket
 import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 import requests
-from stack_helpers import IMAGE_BUCKET, ROLE_ARN, TEMPLATE, WORKTEAM_ARN
+from stack_helpers import IMAGE_BUCKET, LOOPBACK_HEX, ROLE_ARN, TEMPLATE, WORKTEAM_ARN, listening_addresses
 
-from local_aws.stack import inject_fault, reset, start_stack
+from local_aws.stack import free_port, inject_fault, reset, start_stack
 
 pytestmark = pytest.mark.stack
 
 SAMPLES = Path(__file__).resolve().parents[2] / "include" / "sample_images"
-LOOPBACK_HEX = "0100007F"
-TCP_LISTEN = "0A"
-
-
-def listening_addresses(port: int) -> set[str]:
-    """The local IPv4 addresses (hex, as in /proc/net/tcp) listening on `port`."""
-    addresses = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        local, state = line.split()[1], line.split()[3]
-        address, port_hex = local.split(":")
-        if state == TCP_LISTEN and int(port_hex, 16) == port:
-            addresses.add(address)
-    return addresses
 
 
 def session_members(session_id: int) -> set[int]:
@@ -51,12 +37,6 @@ def children(pid: int) -> set[int]:
         for task in Path(f"/proc/{pid}/task").iterdir()
         for child in (task / "children").read_text().split()
     }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_the_first_line_is_an_airflow_connection_to_loopback_servers(stack):

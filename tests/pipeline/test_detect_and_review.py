@@ -14,6 +14,7 @@ from pipeline_world import BUCKET, LABELS, SAMPLES, make_world
 from hitl_detection.boxes import Box, match_boxes
 from hitl_detection.s3_uri import parse_s3_uri
 from local_aws.stack import inject_fault
+from local_aws.workflow import create_endpoint
 
 TRUTH = json.loads((SAMPLES / "ground_truth.json").read_text())
 DEPLOY_TASKS = ("deploy_model", "deploy_endpoint_config", "deploy_endpoint")
@@ -91,24 +92,7 @@ def test_a_reviewed_run_publishes_the_ground_truth_and_deletes_what_it_deployed(
 
 
 def test_a_run_on_a_reused_endpoint_deploys_and_deletes_nothing(world, detect_and_review):
-    sagemaker = world.client("sagemaker")
-    sagemaker.create_model(
-        ModelName="team-model",
-        PrimaryContainer={"ModelPackageName": "arn:aws:sagemaker:us-east-1:865070037744:model-package/x"},
-        ExecutionRoleArn="arn:aws:iam::123456789012:role/team",
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName="team-config",
-        ProductionVariants=[
-            {
-                "VariantName": "v",
-                "ModelName": "team-model",
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m4.xlarge",
-            }
-        ],
-    )
-    sagemaker.create_endpoint(EndpointName="team-detector", EndpointConfigName="team-config")
+    create_endpoint(world.client("sagemaker"), "team-detector")
 
     with world.reviewers():
         run = detect_and_review.test(run_conf=world.conf(endpoint_name="team-detector"))
@@ -119,7 +103,7 @@ def test_a_run_on_a_reused_endpoint_deploys_and_deletes_nothing(world, detect_an
     assert {task_states[task] for task in (*DEPLOY_TASKS, "delete_endpoint")} == {"success"}
     endpoints, _configs, models = deployed_resources(world)
     assert [e["EndpointName"] for e in endpoints] == ["team-detector"]
-    assert [m["ModelName"] for m in models] == ["team-model"]
+    assert [m["ModelName"] for m in models] == ["team-detector"]
     summary, _ = published(world, run)
     assert summary["by_status"]["reviewed"] == 7
 

@@ -19,6 +19,7 @@ PURE_MODULES = (
     "detector_output",
     "gating",
     "images",
+    "json_text",
     "labels",
     "naming",
     "records",
