@@ -18,9 +18,10 @@ import time
 
 from moto.server import ThreadedMotoServer
 
-from local_aws.emulator import build_emulator, moto_client
-from local_aws.scripted_reviewer import ScriptedReviewer
-from local_aws.server import LOOPBACK, EmulatorApp, EmulatorServer, local_address
+from local_aws.actors.scripted_reviewer import ScriptedReviewer
+from local_aws.core.moto_proxy import moto_client
+from local_aws.core.server import LOOPBACK, EmulatorServer, local_address
+from local_aws.emulator import build_emulator
 
 log = logging.getLogger("local_aws")
 
@@ -75,6 +76,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--detector-latency", type=float, default=0.0, help="seconds each InvokeEndpoint takes (default 0)"
     )
     parser.add_argument(
+        "--endpoint-capacity",
+        type=int,
+        help="InvokeEndpoint requests the model serves at once, across all endpoints; the others wait"
+        " for a free slot (default: no limit)",
+    )
+    parser.add_argument(
         "--auto-review", action="store_true", help="answer pending human loops with the scripted reviewer"
     )
     parser.add_argument(
@@ -97,6 +104,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--advertise-host {args.advertise_host!r} is not a host name (e.g. local-aws)")
     if not 1 <= args.review_workers <= 3:
         parser.error(f"--review-workers {args.review_workers} is not between 1 and 3")
+    if args.endpoint_capacity is not None and args.endpoint_capacity < 1:
+        parser.error(f"--endpoint-capacity {args.endpoint_capacity} is below 1")
     for name in ("flow_activation_seconds", "detector_latency", "review_delay"):
         if getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} {getattr(args, name)} is negative")
@@ -136,9 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     public_moto_url = f"http://{args.advertise_host}:{moto_port}"
     public_emulator_url = f"http://{args.advertise_host}:{server.port}"
     emulator = build_emulator(
-        args.region, moto_url, public_emulator_url, args.flow_activation_seconds, args.detector_latency
+        args.region,
+        moto_url,
+        public_emulator_url,
+        args.flow_activation_seconds,
+        args.detector_latency,
+        args.endpoint_capacity,
     )
-    server.start(EmulatorApp(emulator))
+    server.start(emulator.app())
     conn = connection(args.region, public_moto_url, public_emulator_url)
     print(f"AIRFLOW_CONN_AWS_DEFAULT={json.dumps(conn)}", flush=True)
 
@@ -171,6 +185,11 @@ def _banner(args: argparse.Namespace, moto_url: str, emulator_url: str, startup_
         if args.auto_review
         else "off (answer loops through the reviewer API)"
     )
+    capacity = (
+        "no limit on concurrent requests"
+        if args.endpoint_capacity is None
+        else f"at most {args.endpoint_capacity} at once (the others wait)"
+    )
     return "\n".join(
         [
             f"listening on {args.host}; the URLs below use the host {args.advertise_host}",
@@ -185,6 +204,7 @@ def _banner(args: argparse.Namespace, moto_url: str, emulator_url: str, startup_
             f" GET {emulator_url}/_emulator/health",
             f"scripted reviewer: {review}",
             f"flow definitions turn Active {args.flow_activation_seconds:g}s after creation",
+            f"InvokeEndpoint: {args.detector_latency:g}s each, {capacity}",
             f"servers up in {startup_seconds:.2f}s (after imports); stop with Ctrl-C or SIGTERM",
         ]
     )

@@ -1,19 +1,26 @@
-"""Everything the emulator holds, wired together: control plane, human loops, endpoints and faults."""
+"""The emulator wired together: each service's state over one moto, the faults armed on them, and the
+app that routes every request to its service (what `python -m local_aws` serves)."""
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
+from moto.sagemaker.models import sagemaker_backends
+from werkzeug.wrappers import Request
 
-from local_aws.a2i_runtime import HumanLoops
-from local_aws.control_plane import ControlPlane
-from local_aws.detector import SimulatedDetector
-from local_aws.faults import FaultInjector
-from local_aws.inference import EndpointInvoker
-from local_aws.moto_proxy import reset_moto
-from local_aws.ui_templates import TaskTemplateRenderer
+from local_aws.a2i.control_plane import ControlPlane
+from local_aws.a2i.human_loops import HumanLoops
+from local_aws.a2i.ui_templates import TaskTemplateRenderer
+from local_aws.actors import reviewer_api
+from local_aws.core import protocols
+from local_aws.core.arns import ACCOUNT_ID
+from local_aws.core.faults import FaultInjector
+from local_aws.core.moto_proxy import moto_client, reset_moto
+from local_aws.core.server import EmulatorApp, Route
+from local_aws.endpoint.detector import SimulatedDetector
+from local_aws.endpoint.invoke_endpoint import EndpointInvoker
+
+log = logging.getLogger(__name__)
 
 PRESIGNED_URL_SECONDS = 3600
 
@@ -34,6 +41,49 @@ class Emulator:
         self.control_plane.reset()
         reset_moto(self.moto_url)
 
+    def app(self) -> EmulatorApp:
+        routes = [
+            *self.human_loops.routes(),
+            *self.control_plane.routes(),
+            *self.invoker.routes(),
+            *reviewer_api.routes(self.human_loops),
+            *self._test_controls(),
+        ]
+        return EmulatorApp(routes, self.control_plane.operations, self.moto_url, self.faults)
+
+    def _test_controls(self) -> list[Route]:
+        """`POST /_emulator/faults`, `POST /_emulator/reset` and `GET /_emulator/health`."""
+
+        def add_fault(request: Request, _: dict[str, Any]) -> dict[str, Any]:
+            fault = self.faults.add(protocols.json_body(request))
+            log.info(
+                "Fault armed: the next %d %s calls fail with %s",
+                fault.remaining,
+                fault.operation,
+                fault.error,
+            )
+            return {
+                "operation": fault.operation,
+                "error": fault.error,
+                "status": fault.status,
+                "count": fault.remaining,
+            }
+
+        def reset(_: Request, __: dict[str, Any]) -> dict[str, Any]:
+            self.reset()
+            log.info("Reset: emulator state and moto cleared")
+            return {"reset": True}
+
+        def health(_: Request, __: dict[str, Any]) -> dict[str, Any]:
+            return {"status": "ok", "region": self.region, "moto_url": self.moto_url}
+
+        plain = protocols.PLAIN
+        return [
+            Route("/_emulator/faults", "POST", "add_fault", plain, add_fault),
+            Route("/_emulator/reset", "POST", "reset", plain, reset),
+            Route("/_emulator/health", "GET", "health", plain, health),
+        ]
+
 
 def build_emulator(
     region: str,
@@ -41,9 +91,9 @@ def build_emulator(
     public_url: str,
     flow_activation_seconds: float,
     detector_latency_seconds: float,
+    endpoint_capacity: int | None,
 ) -> Emulator:
     s3 = moto_client("s3", moto_url, region)
-    sagemaker = moto_client("sagemaker", moto_url, region)
 
     def presign(bucket: str, key: str) -> str:
         return s3.generate_presigned_url(
@@ -51,31 +101,18 @@ def build_emulator(
         )
 
     def describe_endpoint(name: str) -> dict[str, Any] | None:
-        try:
-            return sagemaker.describe_endpoint(EndpointName=name)
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ValidationException":
-                return None
-            raise
+        # moto runs in this process: every InvokeEndpoint reads the endpoint from its backend
+        # directly rather than over HTTP, which would cost more than the request itself.
+        endpoint = sagemaker_backends[ACCOUNT_ID][region].endpoints.get(name)
+        return None if endpoint is None else endpoint.response_object
 
     control_plane = ControlPlane(region, public_url, TaskTemplateRenderer(presign), flow_activation_seconds)
+    detector = SimulatedDetector(detector_latency_seconds)
     return Emulator(
         region=region,
         moto_url=moto_url,
         control_plane=control_plane,
         human_loops=HumanLoops(region, control_plane, s3),
-        invoker=EndpointInvoker(region, describe_endpoint, SimulatedDetector(detector_latency_seconds)),
+        invoker=EndpointInvoker(region, describe_endpoint, detector, endpoint_capacity),
         faults=FaultInjector(),
-    )
-
-
-def moto_client(service: str, moto_url: str, region: str) -> Any:
-    """A boto3 client of moto, with moto's dummy credentials and path-style S3 URLs."""
-    return boto3.client(
-        service,
-        endpoint_url=moto_url,
-        region_name=region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
     )

@@ -25,7 +25,7 @@ from stack_helpers import (
 )
 
 from local_aws.__main__ import connection, parse_args
-from local_aws.server import local_address
+from local_aws.core.server import local_address
 from local_aws.stack import PROJECT_ROOT, free_port, launch_stack
 from local_aws.workflow import create_flow_definition, wait_until_active
 

@@ -10,8 +10,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from local_aws import detector, samples
-from local_aws.detector import ImageDecodeError, SimulatedDetector, UnsupportedContentTypeError
+from local_aws.actors import samples
+from local_aws.endpoint import detector
+from local_aws.endpoint.detector import ImageDecodeError, SimulatedDetector, UnsupportedContentTypeError
 
 DEMO_LABELS = {"car", "person", "bicycle", "bus"}
 CONTENT_TYPE = {"jpeg": "image/jpeg", "png": "image/png"}

@@ -1,15 +1,19 @@
-"""The emulator's pure parts, without a server: pages, output keys, timestamps, template checks."""
+"""The emulator's pure parts, without a server: pages, output keys, timestamps, template checks, and
+the constraints read from botocore's service models."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from botocore.loaders import Loader
 
-from local_aws.errors import ApiError
-from local_aws.loop_output import output_s3_uri
-from local_aws.pagination import paginate
-from local_aws.timestamps import parse_iso, to_iso
-from local_aws.ui_templates import check_bounding_boxes
+from local_aws.a2i.loop_output import output_s3_uri
+from local_aws.a2i.ui_templates import check_bounding_boxes
+from local_aws.a2i.validation import OperationInput
+from local_aws.core.errors import ApiError
+from local_aws.core.pagination import paginate
+from local_aws.core.service_models import input_member
+from local_aws.core.timestamps import parse_iso, to_iso
 
 T0 = datetime(2024, 2, 29, 23, 59, 58, 123000, tzinfo=UTC)
 
@@ -66,3 +70,25 @@ def test_bounding_box_attributes_are_unescaped_before_they_are_checked():
     assert check_bounding_boxes(single_quoted) == []
     [missing] = check_bounding_boxes("<crowd-bounding-box name='x'></crowd-bounding-box>")
     assert "labels attribute is missing" in missing.message
+
+
+def test_a_member_is_found_by_its_path_in_the_request():
+    shapes = Loader().load_service_model("sagemaker", "service-2")["shapes"]
+    keyword = input_member("sagemaker", "CreateFlowDefinition", "HumanLoopConfig.TaskKeywords.2.member")
+    assert keyword.metadata == {
+        key: shapes["FlowDefinitionTaskKeyword"][key] for key in ("min", "max", "pattern")
+    }
+    assert input_member("sagemaker-runtime", "InvokeEndpoint", "Body").metadata["max"] == 6 * 1024 * 1024
+
+
+def test_a_check_applies_the_model_s_limits_and_names_the_member():
+    start = OperationInput("sagemaker-a2i-runtime", "StartHumanLoop")
+    assert start.string("loop-1", "HumanLoopName") == "loop-1"
+    with pytest.raises(ApiError) as excinfo:
+        start.string("l" * 64, "HumanLoopName")
+    assert excinfo.value.message.endswith(
+        "at 'HumanLoopName' failed to satisfy constraint: Member must have length less than or equal to 63"
+    )
+    with pytest.raises(ApiError) as excinfo:
+        start.enum("FreeOfEverything", "DataAttributes.ContentClassifiers.1.member", required=True)
+    assert "[FreeOfPersonallyIdentifiableInformation, FreeOfAdultContent]" in excinfo.value.message

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from PIL import Image, ImageChops
 from PIL.PngImagePlugin import PngInfo
 
-from local_aws import samples
-from local_aws.samples import Placement, Scene
+from local_aws.actors import samples
+from local_aws.actors.samples import Placement, Scene
 
 DEMO_LABELS = {"car", "person", "bicycle", "bus"}
 

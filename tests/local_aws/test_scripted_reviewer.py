@@ -21,8 +21,8 @@ from PIL import Image
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from local_aws import samples, scripted_reviewer
-from local_aws.scripted_reviewer import ScriptedReviewer, answer_for
+from local_aws.actors import samples, scripted_reviewer
+from local_aws.actors.scripted_reviewer import ScriptedReviewer, answer_for
 
 BUCKET = "review-images"
 TASK_LABELS = ["car", "person", "bicycle", "bus"]

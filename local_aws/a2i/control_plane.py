@@ -5,29 +5,29 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from local_aws import validation as check
-from local_aws.arns import (
-    HUMAN_TASK_UI_ARN,
-    RESOURCE_NAME,
-    ROLE_ARN,
-    WORKTEAM_ARN,
-    sagemaker_arn,
-)
-from local_aws.errors import ApiError
-from local_aws.pagination import paginate
-from local_aws.timestamps import parse_epoch, to_epoch, utc_now
-from local_aws.ui_templates import Rendering, RenderingError, TaskTemplateRenderer
+from werkzeug.wrappers import Request, Response
+
+from local_aws.a2i.ui_templates import Rendering, RenderingError, TaskTemplateRenderer
+from local_aws.a2i.validation import OperationInput
+from local_aws.core import protocols
+from local_aws.core.arns import sagemaker_arn
+from local_aws.core.errors import ApiError
+from local_aws.core.pagination import paginate
+from local_aws.core.server import Operation, Route
+from local_aws.core.timestamps import parse_epoch, to_epoch, utc_now
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TASK_TIME_LIMIT_SECONDS = 3600
-S3_OUTPUT_PATH = r"(https|s3)://([^/]+)/?(.*)"
-TASK_KEYWORD = r"[A-Za-z0-9]+( [A-Za-z0-9]+)*"
+CREATE_TASK_UI = OperationInput("sagemaker", "CreateHumanTaskUi")
+CREATE_FLOW = OperationInput("sagemaker", "CreateFlowDefinition")
+RENDER = OperationInput("sagemaker", "RenderUiTemplate")
+LIST_TASK_UIS = OperationInput("sagemaker", "ListHumanTaskUis")
+LIST_FLOWS = OperationInput("sagemaker", "ListFlowDefinitions")
 
 
 @dataclass
@@ -73,7 +73,7 @@ class ControlPlane:
         self._flows: dict[str, FlowDefinition] = {}
 
     @property
-    def operations(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+    def operations(self) -> dict[str, Operation]:
         """The SageMaker targets this module answers, by operation name."""
         return {
             "CreateHumanTaskUi": self.create_human_task_ui,
@@ -87,6 +87,11 @@ class ControlPlane:
             "RenderUiTemplate": self.render_ui_template,
         }
 
+    def routes(self) -> list[Route]:
+        """The page DescribeHumanTaskUi's `UiTemplate.Url` points at: a task UI's template, as HTML."""
+        template = "/human-task-uis/<name>/template"
+        return [Route(template, "GET", "task_ui_template", protocols.PLAIN, self._template_page)]
+
     def reset(self) -> None:
         with self._lock:
             self._task_uis.clear()
@@ -95,8 +100,8 @@ class ControlPlane:
     # Human task UIs
 
     def create_human_task_ui(self, params: dict[str, Any]) -> dict[str, Any]:
-        name = _resource_name(params.get("HumanTaskUiName"), "HumanTaskUiName")
-        content = _template_content(params.get("UiTemplate"), "UiTemplate")
+        name = _task_ui_name(params.get("HumanTaskUiName"))
+        content = _template_content(CREATE_TASK_UI, params.get("UiTemplate"))
         with self._lock:
             if name in self._task_uis:
                 raise ApiError("ResourceInUse", f"HumanTaskUi {self._task_uis[name].arn} already exists.")
@@ -128,20 +133,22 @@ class ControlPlane:
     def list_human_task_uis(self, params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             task_uis = list(self._task_uis.values())
-        page, token = _list_page(task_uis, params)
+        page, token = _list_page(LIST_TASK_UIS, task_uis, params)
         summaries = [
             {"HumanTaskUiName": ui.name, "HumanTaskUiArn": ui.arn, "CreationTime": to_epoch(ui.creation_time)}
             for ui in page
         ]
         return {"HumanTaskUiSummaries": summaries, **({"NextToken": token} if token else {})}
 
-    def template_content(self, name: str) -> str | None:
+    def _template_page(self, _: Request, url: dict[str, Any]) -> Response:
         with self._lock:
-            task_ui = self._task_uis.get(name)
-        return task_ui.content if task_ui else None
+            task_ui = self._task_uis.get(url["name"])
+        if task_ui is None:
+            raise ApiError("ResourceNotFound", f"HumanTaskUi {url['name']} does not exist.", 404)
+        return Response(task_ui.content, content_type="text/html; charset=utf-8")
 
     def _task_ui(self, params: dict[str, Any]) -> HumanTaskUi:
-        name = _resource_name(params.get("HumanTaskUiName"), "HumanTaskUiName")
+        name = _task_ui_name(params.get("HumanTaskUiName"))
         with self._lock:
             task_ui = self._task_uis.get(name)
         if task_ui is None:
@@ -156,8 +163,8 @@ class ControlPlane:
     # Flow definitions
 
     def create_flow_definition(self, params: dict[str, Any]) -> dict[str, Any]:
-        name = _resource_name(params.get("FlowDefinitionName"), "FlowDefinitionName")
-        role_arn = _role_arn(params.get("RoleArn"))
+        name = _flow_name(params.get("FlowDefinitionName"))
+        role_arn = CREATE_FLOW.string(params.get("RoleArn"), "RoleArn")
         output_config = _output_config(params.get("OutputConfig"))
         human_loop_config = self._human_loop_config(params.get("HumanLoopConfig"))
         extra = {
@@ -206,7 +213,7 @@ class ControlPlane:
     def list_flow_definitions(self, params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             flows = list(self._flows.values())
-        page, token = _list_page(flows, params)
+        page, token = _list_page(LIST_FLOWS, flows, params)
         summaries = [
             {
                 "FlowDefinitionName": flow.name,
@@ -233,7 +240,7 @@ class ControlPlane:
         return self.renderer.render(task_ui.content, task_input)
 
     def _flow(self, params: dict[str, Any]) -> FlowDefinition:
-        name = _resource_name(params.get("FlowDefinitionName"), "FlowDefinitionName")
+        name = _flow_name(params.get("FlowDefinitionName"))
         with self._lock:
             flow = self._flows.get(name)
         if flow is None:
@@ -243,39 +250,25 @@ class ControlPlane:
 
     def _human_loop_config(self, value: Any) -> dict[str, Any]:
         path = "HumanLoopConfig"
-        config = check.structure(value, path)
-        check.string(config.get("WorkteamArn"), f"{path}.WorkteamArn", max_len=256, pattern=WORKTEAM_ARN)
-        task_ui_arn = check.string(
-            config.get("HumanTaskUiArn"), f"{path}.HumanTaskUiArn", max_len=1024, pattern=HUMAN_TASK_UI_ARN
-        )
+        config = CREATE_FLOW.structure(value, path)
+        CREATE_FLOW.string(config.get("WorkteamArn"), f"{path}.WorkteamArn")
+        task_ui_arn = CREATE_FLOW.string(config.get("HumanTaskUiArn"), f"{path}.HumanTaskUiArn")
         if self._task_ui_by_arn(task_ui_arn) is None:
             raise ApiError("ValidationException", f"{path}.HumanTaskUiArn {task_ui_arn} does not exist.")
-        check.string(config.get("TaskTitle"), f"{path}.TaskTitle", min_len=1, max_len=128)
-        check.string(config.get("TaskDescription"), f"{path}.TaskDescription", min_len=1, max_len=255)
-        check.integer(config.get("TaskCount"), f"{path}.TaskCount", required=True, minimum=1, maximum=3)
-        check.integer(
-            config.get("TaskAvailabilityLifetimeInSeconds"),
-            f"{path}.TaskAvailabilityLifetimeInSeconds",
-            minimum=1,
-        )
-        check.integer(config.get("TaskTimeLimitInSeconds"), f"{path}.TaskTimeLimitInSeconds", minimum=30)
-        check.string_list(
-            config.get("TaskKeywords"),
-            f"{path}.TaskKeywords",
-            min_items=1,
-            max_items=5,
-            min_len=1,
-            max_len=30,
-            pattern=TASK_KEYWORD,
-        )
+        CREATE_FLOW.string(config.get("TaskTitle"), f"{path}.TaskTitle")
+        CREATE_FLOW.string(config.get("TaskDescription"), f"{path}.TaskDescription")
+        CREATE_FLOW.integer(config.get("TaskCount"), f"{path}.TaskCount", required=True)
+        for name in ("TaskAvailabilityLifetimeInSeconds", "TaskTimeLimitInSeconds"):
+            CREATE_FLOW.integer(config.get(name), f"{path}.{name}")
+        CREATE_FLOW.string_list(config.get("TaskKeywords"), f"{path}.TaskKeywords")
         return {"TaskTimeLimitInSeconds": DEFAULT_TASK_TIME_LIMIT_SECONDS, **config}
 
     # RenderUiTemplate
 
     def render_ui_template(self, params: dict[str, Any]) -> dict[str, Any]:
-        _role_arn(params.get("RoleArn"))
-        task = check.structure(params.get("Task"), "Task")
-        raw_input = check.string(task.get("Input"), "Task.Input", min_len=2, max_len=128000)
+        RENDER.string(params.get("RoleArn"), "RoleArn")
+        task = RENDER.structure(params.get("Task"), "Task")
+        raw_input = RENDER.string(task.get("Input"), "Task.Input")
         try:
             task_input = json.loads(raw_input)
         except ValueError:
@@ -291,48 +284,43 @@ class ControlPlane:
         if (template is None) == (task_ui_arn is None):
             raise ApiError("ValidationException", "Provide exactly one of UiTemplate and HumanTaskUiArn.")
         if template is not None:
-            return _template_content(template, "UiTemplate")
-        check.string(task_ui_arn, "HumanTaskUiArn", max_len=1024, pattern=HUMAN_TASK_UI_ARN)
+            return _template_content(RENDER, template)
+        RENDER.string(task_ui_arn, "HumanTaskUiArn")
         task_ui = self._task_ui_by_arn(task_ui_arn)
         if task_ui is None:
             raise ApiError("ResourceNotFound", f"HumanTaskUi {task_ui_arn} does not exist.")
         return task_ui.content
 
 
-def _resource_name(value: Any, path: str) -> str:
-    return check.string(value, path, min_len=1, max_len=63, pattern=RESOURCE_NAME)
+def _task_ui_name(value: Any) -> str:
+    """A task UI's name in any call (they share CreateHumanTaskUi's rules)."""
+    return CREATE_TASK_UI.string(value, "HumanTaskUiName")
 
 
-def _role_arn(value: Any) -> str:
-    return check.string(value, "RoleArn", min_len=20, max_len=2048, pattern=ROLE_ARN)
+def _flow_name(value: Any) -> str:
+    """A flow definition's name in any call (they share CreateFlowDefinition's rules)."""
+    return CREATE_FLOW.string(value, "FlowDefinitionName")
 
 
-def _template_content(value: Any, path: str) -> str:
-    template = check.structure(value, path)
-    return check.string(template.get("Content"), f"{path}.Content", min_len=1, max_len=128000)
+def _template_content(operation: OperationInput, value: Any) -> str:
+    """The worker template of CreateHumanTaskUi or RenderUiTemplate (`UiTemplate.Content`)."""
+    template = operation.structure(value, "UiTemplate")
+    return operation.string(template.get("Content"), "UiTemplate.Content")
 
 
 def _output_config(value: Any) -> dict[str, Any]:
-    config = check.structure(value, "OutputConfig")
-    path = check.string(
-        config.get("S3OutputPath"), "OutputConfig.S3OutputPath", max_len=1024, pattern=S3_OUTPUT_PATH
-    )
+    config = CREATE_FLOW.structure(value, "OutputConfig")
+    path = CREATE_FLOW.string(config.get("S3OutputPath"), "OutputConfig.S3OutputPath")
     if not path.startswith("s3://"):
         raise ApiError(
             "ValidationException",
             f"OutputConfig.S3OutputPath {path}: the emulator writes to s3:// URIs only.",
         )
-    check.string(
-        config.get("KmsKeyId"),
-        "OutputConfig.KmsKeyId",
-        required=False,
-        max_len=2048,
-        pattern=r"[a-zA-Z0-9:/_-]*",
-    )
+    CREATE_FLOW.string(config.get("KmsKeyId"), "OutputConfig.KmsKeyId", required=False)
     return config
 
 
-def _list_page(items: list, params: dict[str, Any]) -> tuple[list, str | None]:
+def _list_page(operation: OperationInput, items: list, params: dict[str, Any]) -> tuple[list, str | None]:
     """Filter by creation time (After inclusive, Before exclusive, as ListHumanLoops) and paginate."""
     after, before = params.get("CreationTimeAfter"), params.get("CreationTimeBefore")
     if after is not None:
@@ -343,7 +331,7 @@ def _list_page(items: list, params: dict[str, Any]) -> tuple[list, str | None]:
         items = [item for item in items if item.creation_time < before]
     return paginate(
         items,
-        sort_order=check.enum(params.get("SortOrder"), "SortOrder", ("Ascending", "Descending")),
-        max_results=check.integer(params.get("MaxResults"), "MaxResults", minimum=1, maximum=100),
-        next_token=check.string(params.get("NextToken"), "NextToken", required=False, max_len=8192),
+        sort_order=operation.enum(params.get("SortOrder"), "SortOrder"),
+        max_results=operation.integer(params.get("MaxResults"), "MaxResults"),
+        next_token=operation.string(params.get("NextToken"), "NextToken", required=False),
     )

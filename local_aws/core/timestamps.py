@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from local_aws.errors import ApiError
+from local_aws.core.errors import ApiError
 
 
 def utc_now() -> datetime:

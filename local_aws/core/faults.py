@@ -4,7 +4,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from local_aws.errors import ApiError
+from local_aws.core.errors import ApiError
 
 DEFAULT_STATUS = {
     "ThrottlingException": 429,

@@ -1,8 +1,12 @@
-"""A raw pass-through to moto, for the SageMaker calls moto answers itself (models, endpoints...)."""
+"""Talking to moto: a raw pass-through for the SageMaker calls moto answers itself (models,
+endpoints...), its reset, and boto3 clients of it."""
 
 import http.client
+from typing import Any
 from urllib.parse import urlsplit
 
+import boto3
+from botocore.config import Config
 from werkzeug.wrappers import Request, Response
 
 # Headers that belong to one connection, or that the receiving side sets again.
@@ -41,6 +45,18 @@ def reset_moto(moto_url: str) -> None:
         connection.close()
     if answer.status != 200:
         raise RuntimeError(f"moto reset at {moto_url} answered {answer.status}")
+
+
+def moto_client(service: str, moto_url: str, region: str) -> Any:
+    """A boto3 client of moto, with moto's dummy credentials and path-style S3 URLs."""
+    return boto3.client(
+        service,
+        endpoint_url=moto_url,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+    )
 
 
 def _connect(moto_url: str) -> http.client.HTTPConnection:

@@ -15,20 +15,21 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local_aws import validation as check
-from local_aws.arns import FLOW_DEFINITION_ARN, sagemaker_arn
-from local_aws.control_plane import ControlPlane
-from local_aws.errors import ApiError
-from local_aws.loop_output import human_answer, output_document, output_s3_uri, write_output
-from local_aws.pagination import paginate
-from local_aws.timestamps import parse_iso, to_iso, utc_now
+from local_aws.a2i.control_plane import ControlPlane
+from local_aws.a2i.loop_output import human_answer, output_document, output_s3_uri, write_output
+from local_aws.a2i.validation import OperationInput, invalid
+from local_aws.core import protocols
+from local_aws.core.arns import sagemaker_arn
+from local_aws.core.errors import ApiError
+from local_aws.core.pagination import paginate
+from local_aws.core.server import Route
+from local_aws.core.timestamps import parse_iso, to_iso, utc_now
 
 log = logging.getLogger(__name__)
 
-HUMAN_LOOP_NAME = r"^[a-z0-9](-*[a-z0-9])*$"
-MAX_INPUT_CHARS = 3_145_728
 MAX_FAILURE_REASON = 1024
-CONTENT_CLASSIFIERS = ("FreeOfPersonallyIdentifiableInformation", "FreeOfAdultContent")
+START = OperationInput("sagemaker-a2i-runtime", "StartHumanLoop")
+LIST = OperationInput("sagemaker-a2i-runtime", "ListHumanLoops")
 
 
 @dataclass
@@ -107,15 +108,24 @@ class HumanLoops:
         with self._lock:
             self._loops.clear()
 
+    def routes(self) -> list[Route]:
+        """The `sagemaker-a2i-runtime` API, in rest-json."""
+        a2i, body, loop = protocols.A2I_RUNTIME, protocols.json_object, "/human-loops/<name>"
+        return [
+            Route("/human-loops", "POST", "StartHumanLoop", a2i, lambda req, _: self.start(body(req))),
+            Route("/human-loops", "GET", "ListHumanLoops", a2i, lambda req, _: self.list_loops(req.args)),
+            Route("/human-loops/stop", "POST", "StopHumanLoop", a2i, lambda req, _: self.stop(body(req))),
+            Route(loop, "GET", "DescribeHumanLoop", a2i, lambda _, url: self.describe(url["name"])),
+            Route(loop, "DELETE", "DeleteHumanLoop", a2i, lambda _, url: self.delete(url["name"])),
+        ]
+
     # sagemaker-a2i-runtime
 
     def start(self, params: dict[str, Any]) -> dict[str, Any]:
         name = _loop_name(params.get("HumanLoopName"))
-        flow_arn = _flow_arn(params.get("FlowDefinitionArn"))
-        loop_input = check.structure(params.get("HumanLoopInput"), "HumanLoopInput")
-        content = check.string(
-            loop_input.get("InputContent"), "HumanLoopInput.InputContent", max_len=MAX_INPUT_CHARS
-        )
+        flow_arn = START.string(params.get("FlowDefinitionArn"), "FlowDefinitionArn")
+        loop_input = START.structure(params.get("HumanLoopInput"), "HumanLoopInput")
+        content = START.string(loop_input.get("InputContent"), "HumanLoopInput.InputContent")
         try:
             task_input = json.loads(content)
         except ValueError:
@@ -160,13 +170,13 @@ class HumanLoops:
     def list_loops(self, query: Mapping[str, str]) -> dict[str, Any]:
         """One page of a flow's loops. CreationTimeAfter is inclusive and CreationTimeBefore exclusive
         (AWS does not say), so back-to-back time windows neither miss nor repeat a loop."""
-        flow_arn = _flow_arn(query.get("FlowDefinitionArn"))
+        flow_arn = LIST.string(query.get("FlowDefinitionArn"), "FlowDefinitionArn")
         if self.control_plane.flow_by_arn(flow_arn) is None:
             raise ApiError("ResourceNotFoundException", f"FlowDefinition {flow_arn} does not exist.", 404)
         after, before = (_query_time(query, name) for name in ("CreationTimeAfter", "CreationTimeBefore"))
-        sort_order = check.enum(query.get("SortOrder"), "SortOrder", ("Ascending", "Descending"))
+        sort_order = LIST.enum(query.get("SortOrder"), "SortOrder")
         max_results = _max_results(query.get("MaxResults"))
-        next_token = check.string(query.get("NextToken"), "NextToken", required=False, max_len=8192)
+        next_token = LIST.string(query.get("NextToken"), "NextToken", required=False)
         with self._lock:
             loops = [
                 loop
@@ -275,11 +285,8 @@ class HumanLoops:
 
 
 def _loop_name(value: Any) -> str:
-    return check.string(value, "HumanLoopName", min_len=1, max_len=63, pattern=HUMAN_LOOP_NAME)
-
-
-def _flow_arn(value: Any) -> str:
-    return check.string(value, "FlowDefinitionArn", max_len=1024, pattern=FLOW_DEFINITION_ARN)
+    """A loop's name, from a request body or a URL (StartHumanLoop's rules are every operation's)."""
+    return START.string(value, "HumanLoopName")
 
 
 def _query_time(query: Mapping[str, str], name: str) -> datetime | None:
@@ -292,19 +299,19 @@ def _max_results(value: str | None) -> int | None:
     try:
         number = int(value)
     except ValueError:
-        raise check.invalid("MaxResults", value, "Member must be an integer") from None
-    return check.integer(number, "MaxResults", minimum=1, maximum=100)
+        raise invalid("MaxResults", value, "Member must be an integer") from None
+    return LIST.integer(number, "MaxResults")
 
 
 def _check_data_attributes(value: Any) -> None:
-    attributes = check.structure(value, "DataAttributes", required=False)
+    attributes = START.structure(value, "DataAttributes", required=False)
     if attributes is None:
         return
     path = "DataAttributes.ContentClassifiers"
     classifiers = attributes.get("ContentClassifiers")
     if classifiers is None:
-        raise check.invalid(path, None, "Member must not be null")
+        raise invalid(path, None, "Member must not be null")
     if not isinstance(classifiers, list):
-        raise check.invalid(path, classifiers, "Member must be a list")
+        raise invalid(path, classifiers, "Member must be a list")
     for index, classifier in enumerate(classifiers):
-        check.enum(classifier, f"{path}.{index + 1}.member", CONTENT_CLASSIFIERS, required=True)
+        START.enum(classifier, f"{path}.{index + 1}.member", required=True)

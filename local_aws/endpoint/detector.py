@@ -3,7 +3,7 @@
 It answers in the container's format (a JSON list of ``{id, score, left, top, right, bottom}``,
 integer pixels of the original image, clipped to it, boxes under 0.1 dropped unless
 ``CustomAttributes`` carries ``{"threshold": x}``) and makes the mistakes of a real detector,
-read off the ground truth that ``local_aws.samples`` embeds in each image:
+read off the ground truth that ``local_aws.actors.samples`` embeds in each image:
 
 - an easy object is found with its own label, scored 0.91-0.99, each edge off by up to 5% of
   the box side (1-3 px): always accepted at threshold 0.9;
@@ -51,7 +51,7 @@ import time
 
 from PIL import Image
 
-from local_aws.samples import read_truth
+from local_aws.actors.samples import read_truth
 
 DEFAULT_THRESHOLD = 0.1
 CONTENT_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG"}

@@ -4,7 +4,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from local_aws.timestamps import to_iso
+from local_aws.core.timestamps import to_iso
 
 
 def output_s3_uri(output_s3_path: str, flow_definition_name: str, loop_name: str, created: datetime) -> str:

@@ -9,8 +9,8 @@ pixels actually drawn and still visible. ``difficulty`` is ``hard`` when the obj
 (box area under 32 x 32 px, COCO's "small"), mostly hidden (under 75% of its pixels visible)
 or drawn in colours close to its background; ``easy`` otherwise.
 
-``python -m local_aws.samples --out DIR --count N [--seed S]`` writes a benchmark set;
-``python -m local_aws.samples --bundled`` rewrites the demo set in ``include/sample_images``.
+``python -m local_aws.actors.samples --out DIR --count N [--seed S]`` writes a benchmark set;
+``python -m local_aws.actors.samples --bundled`` rewrites the demo set in ``include/sample_images``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from PIL.PngImagePlugin import PngInfo
 TRUTH_KEY = "hitl-truth"
 _JPEG_COMMENT_PREFIX = TRUTH_KEY.encode() + b":"
 FORMATS = {"jpeg": ".jpg", "png": ".png"}
-BUNDLED_DIR = Path(__file__).resolve().parent.parent / "include" / "sample_images"
+BUNDLED_DIR = Path(__file__).resolve().parents[2] / "include" / "sample_images"
 GROUND_TRUTH_FILE = "ground_truth.json"
 
 _SIZES = ((640, 400), (600, 400), (560, 360), (512, 384), (480, 320))
@@ -470,7 +470,7 @@ def write_sample_set(
 def _bundled_scenes() -> list[tuple[str, Scene]]:
     """The demo set, designed for labels car/person/bicycle/bus at threshold 0.9 and min_score 0.2.
 
-    See local_aws.detector for what the simulated model answers on each image and why.
+    See local_aws.endpoint.detector for what the simulated model answers on each image and why.
     """
     P = Placement
     # fmt: off
@@ -514,7 +514,9 @@ def write_bundled_samples(directory: str | Path = BUNDLED_DIR) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m local_aws.samples", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m local_aws.actors.samples", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--out", type=Path, help="directory to write the images and ground_truth.json to")
     parser.add_argument("--count", type=int, default=100, help="number of images (default 100)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first image (default 0)")

@@ -5,7 +5,7 @@ It lets a demo or an end-to-end test run unattended against the A2I emulator, wh
 as a careful human would: the true boxes of the task's labels, including the objects the model
 missed, with a deterministic 0-2 px wobble for every worker after the first.
 
-``python -m local_aws.scripted_reviewer --emulator-url URL --s3-endpoint-url URL [--workers N]
+``python -m local_aws.actors.scripted_reviewer --emulator-url URL --s3-endpoint-url URL [--workers N]
 [--delay S] [--once]``
 """
 
@@ -29,7 +29,7 @@ import requests
 from botocore.exceptions import BotoCoreError, ClientError
 from PIL import Image
 
-from local_aws.samples import read_truth
+from local_aws.actors.samples import read_truth
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class ScriptedReviewer:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m local_aws.scripted_reviewer",
+        prog="python -m local_aws.actors.scripted_reviewer",
         description="Answer pending A2I human loops from the truth in the images.",
     )
     parser.add_argument("--emulator-url", required=True, help="base URL of the A2I emulator")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from local_aws.errors import ApiError
+from local_aws.core.errors import ApiError
 
 
 class Listed(Protocol):

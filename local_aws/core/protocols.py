@@ -9,7 +9,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from local_aws.errors import ApiError
+from local_aws.core.errors import ApiError
 
 
 def json_body(request: Request) -> Any:

@@ -1,14 +1,43 @@
-"""The reviewer API's request bodies: a worker's bounding-box answer, or a reviewer failing a loop.
+"""The reviewer API: list the loops waiting for a worker, answer one as a worker, or fail it.
 
 This API stands in for the A2I worker portal, which has no public API: the scripted reviewer and
-the demo answer loops through it.
+the demo answer loops through it. It speaks plain JSON, and faults are never injected into it.
 """
 
 from typing import Any
 
-from local_aws.errors import ApiError
+from werkzeug.wrappers import Request
+
+from local_aws.a2i.human_loops import HumanLoops
+from local_aws.core import protocols
+from local_aws.core.errors import ApiError
+from local_aws.core.server import Route
 
 FAILURE_CODES = ("ValidationError", "Expired", "InternalError")
+
+
+def routes(loops: HumanLoops) -> list[Route]:
+    """`GET /reviewer/loops?status=pending|all`, `POST /reviewer/loops/<name>/answers` and `.../fail`."""
+
+    def list_loops(request: Request, _: dict[str, Any]) -> dict[str, Any]:
+        status = request.args.get("status", "pending")
+        if status not in ("pending", "all"):
+            raise _bad(f"status {status!r} is neither 'pending' nor 'all'")
+        return {"loops": loops.reviewer_loops(pending_only=status == "pending")}
+
+    def answer(request: Request, url: dict[str, Any]) -> dict[str, Any]:
+        worker_id, answer_content, time_spent = parse_answer(protocols.json_body(request))
+        return loops.record_answer(url["name"], worker_id, answer_content, time_spent)
+
+    def fail(request: Request, url: dict[str, Any]) -> dict[str, Any]:
+        return loops.fail(url["name"], *parse_failure(protocols.json_body(request)))
+
+    plain = protocols.PLAIN
+    return [
+        Route("/reviewer/loops", "GET", "reviewer_loops", plain, list_loops),
+        Route("/reviewer/loops/<name>/answers", "POST", "reviewer_answer", plain, answer),
+        Route("/reviewer/loops/<name>/fail", "POST", "reviewer_fail", plain, fail),
+    ]
 
 
 def parse_answer(body: Any) -> tuple[str, dict[str, Any], float | None]:
