@@ -4,14 +4,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements/lock.txt
+LS_VENV := .venv-labelstudio
+LS_LOCK := requirements/labelstudio.txt
 UV_VERSION := 0.13.8
+# REVIEW_BACKEND=labelstudio: `make demo`, `make stack` and `make airflow` also run a real local Label
+# Studio (its own virtualenv, 127.0.0.1, a free port, SQLite) and review in it.
+LS_NEEDED := $(if $(filter labelstudio,$(REVIEW_BACKEND)),labelstudio-venv)
 
 # Airflow is compiled from source on every start when bytecode is off (this machine turns it off):
 # keep bytecode in a git-ignored cache under the project instead.
 unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.pycache
 
-.PHONY: install test lint unit coverage demo stack parse-time benchmark lock clean airflow browser-deps test-browser
+.PHONY: install test lint unit coverage demo stack parse-time bench lock clean airflow browser-deps test-browser \
+	labelstudio-venv labelstudio-lock test-labelstudio labelstudio
 
 install: $(VENV)/.synced
 
@@ -27,26 +33,33 @@ lint: install
 
 # The unit tests run once, under coverage; everything else after them.
 test: lint coverage
-	$(BIN)/python -m pytest --ignore=tests/unit --ignore=tests/browser
+	$(BIN)/python -m pytest --ignore=tests/unit --ignore=tests/browser --ignore=tests/labelstudio
 
 unit: install
 	$(BIN)/python -m pytest tests/unit -q
 
 # The pure domain modules are held to full line and branch coverage by their unit tests.
 coverage: install
-	$(BIN)/python -m pytest tests/unit -q --cov=plugins/hitl_detection --cov-branch \
+	$(BIN)/python -m pytest tests/unit -q --cov=plugins/hitl_detection/domain --cov-branch \
 		--cov-report=term-missing --cov-fail-under=100
 
-demo: install
-	$(BIN)/python scripts/demo.py
+demo: install $(LS_NEEDED)
+	$(BIN)/python scripts/demo.py $(if $(REVIEW_BACKEND),--review-backend $(REVIEW_BACKEND))
 
-stack: install
+# With REVIEW_BACKEND=labelstudio, Label Studio runs beside the stand-in (its connection printed first)
+# and scripted reviewers answer its tasks.
+stack: install $(LS_NEEDED)
+ifeq ($(REVIEW_BACKEND),labelstudio)
+	$(BIN)/python -m local_labelstudio --aws-stack --aws-stack-args "$(STACK_ARGS)" --auto-review
+else
 	$(BIN)/python -m local_aws $(STACK_ARGS)
+endif
 
 # Airflow's UI on 127.0.0.1 (airflow standalone) with the stand-in wired in; Ctrl-C stops both.
 # AIRFLOW_PORT=8080 for a fixed port (default: a free one).
-airflow: install
-	$(BIN)/python scripts/airflow_local.py $(if $(AIRFLOW_PORT),--port $(AIRFLOW_PORT))
+airflow: install $(LS_NEEDED)
+	$(BIN)/python scripts/airflow_local.py $(if $(AIRFLOW_PORT),--port $(AIRFLOW_PORT)) \
+		$(if $(REVIEW_BACKEND),--review-backend $(REVIEW_BACKEND))
 
 # Debian's chromium for the browser test (Playwright's own browser download cannot be used here).
 browser-deps:
@@ -62,12 +75,37 @@ test-browser: install browser-deps
 parse-time: install
 	$(BIN)/python scripts/parse_time.py
 
-# Speed and memory at scale, e.g. `make benchmark BENCH_ARGS="--images 1000 --latency 0.05"`.
-benchmark: install
-	$(BIN)/python scripts/benchmark.py $(BENCH_ARGS)
+# Detection speed against the endpoint's bound and a sequential loop in the blog's style, task
+# instances, A2I calls and memory, on the stand-in; report in bench-output/bench.json. The default
+# scenarios take a while (10,000 images among them); e.g. `make bench BENCH_ARGS="--scenario 1000:4"`.
+bench: install
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 lock: install
 	$(BIN)/uv pip compile --quiet --python-version 3.11 requirements/dev.in -o $(LOCK)
 
+# Label Studio (the self-hosted review backend) pins packages that conflict with Airflow's: it lives
+# in a virtualenv of its own, used only to run its server.
+labelstudio-venv: $(LS_VENV)/.synced
+
+$(LS_VENV)/.synced: $(LS_LOCK) | $(VENV)/.synced
+	test -x $(LS_VENV)/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $(LS_VENV)
+	$(BIN)/uv pip sync --quiet --python $(LS_VENV)/bin/python $(LS_LOCK)
+	touch $@
+
+labelstudio-lock: install
+	$(BIN)/uv pip compile --quiet --python-version 3.11 requirements/labelstudio.in -o $(LS_LOCK)
+
+# The Label Studio hook, review backend and end-to-end DAG runs against a real Label Studio (started once
+# for the session, ~1 min) and the local stand-in for AWS.
+test-labelstudio: install labelstudio-venv
+	$(BIN)/python -m pytest tests/labelstudio -m labelstudio
+
+# A local Label Studio in the foreground; Ctrl-C stops it. LABEL_STUDIO_PORT=8081 for a fixed port,
+# LABEL_STUDIO_DATA_DIR=.labelstudio-data to keep projects across starts (default: a temporary dir).
+labelstudio: install labelstudio-venv
+	$(BIN)/python -m local_labelstudio $(if $(LABEL_STUDIO_PORT),--port $(LABEL_STUDIO_PORT)) \
+		$(if $(LABEL_STUDIO_DATA_DIR),--data-dir $(LABEL_STUDIO_DATA_DIR))
+
 clean:
-	rm -rf $(VENV) .pycache .pytest_cache .ruff_cache .hypothesis .coverage demo-output test-artifacts
+	rm -rf $(VENV) $(LS_VENV) .pycache .pytest_cache .ruff_cache .hypothesis .coverage demo-output bench-output test-artifacts

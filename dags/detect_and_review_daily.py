@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from airflow.sdk import CronDataIntervalTimetable
 
-from hitl_detection.pipeline import build_detect_and_review_dag
+from hitl_detection.dag_builder.pipeline import build_detect_and_review_dag
 
 CONF_VARIABLE = "detect_and_review_daily"
 

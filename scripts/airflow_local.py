@@ -6,8 +6,14 @@ which answers every human loop), seeds the bundled sample images into s3://hitl-
 SQLite) on 127.0.0.1 with the project's dags/ and plugins/ and `aws_default` pointing at the
 stand-in, and prints the URL, the login and what to type in the trigger forms. Ctrl-C stops both.
 
+With `--review-backend labelstudio` (`make airflow REVIEW_BACKEND=labelstudio`) a real Label
+Studio runs beside them (from .venv-labelstudio, on 127.0.0.1), `label_studio_default` points at
+it, and scripted reviewers answer every project's tasks through its API; its URL and login are
+printed with Airflow's.
+
 The stand-in forgets everything when it stops, so the Airflow home (.airflow-home/, git-ignored)
-is made anew at every start too: no run in the UI points at data that is gone.
+is made anew at every start too (Label Studio's data with it): no run in the UI points at data
+that is gone.
 
 The browser test starts the same thing with `local_airflow(...)`.
 """
@@ -36,8 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python scripts/airflow_local.py` puts only scripts/ on the path
     sys.path.insert(0, str(ROOT))
 
-from local_aws.arns import sagemaker_arn  # noqa: E402
+from local_aws.core.arns import sagemaker_arn  # noqa: E402
 from local_aws.stack import StackProcess, free_port, start_stack  # noqa: E402
+from local_labelstudio.server import LabelStudioProcess, start_label_studio  # noqa: E402
 
 DEFAULT_HOME = ROOT / ".airflow-home"
 SAMPLES = ROOT / "include" / "sample_images"
@@ -68,6 +75,17 @@ FORM_VALUES = {
         "flow_definition_arn": sagemaker_arn("us-east-1", "flow-definition", "hitl-detection-review"),
     },
 }
+# The same with Label Studio: its data is new at every start, so the setup's project is the first.
+LABEL_STUDIO_FORM_VALUES = {
+    "review_workflow_setup": {"review_backend": "labelstudio", "images_s3_uri": f"s3://{BUCKET}/images/"},
+    "detect_and_review": {
+        "input_s3_uri": f"s3://{BUCKET}/images/",
+        "output_s3_uri": f"s3://{BUCKET}/results/",
+        "execution_role_arn": "arn:aws:iam::123456789012:role/hitl-demo-sagemaker",
+        "review_backend": "labelstudio",
+        "label_studio_project_id": 1,
+    },
+}
 
 
 @dataclass
@@ -79,6 +97,7 @@ class LocalAirflow:
     log_path: Path
     stack: StackProcess
     process: subprocess.Popen
+    studio: LabelStudioProcess | None = None
     username: str = USERNAME
     password: str = PASSWORD
     startup_seconds: float | None = None
@@ -130,7 +149,9 @@ exec "{airflow}" "$@"
 """
 
 
-def airflow_env(home: Path, port: int, conn_uri_env: str) -> dict[str, str]:
+def airflow_env(
+    home: Path, port: int, conn_uri_env: str, label_studio_conn: str | None = None
+) -> dict[str, str]:
     """The environment of `airflow standalone` and so of every Airflow process it starts."""
     venv_bin = Path(sys.executable).parent
     shim = home / "bin" / "airflow"
@@ -161,7 +182,7 @@ def airflow_env(home: Path, port: int, conn_uri_env: str) -> dict[str, str]:
         "AIRFLOW__HITL_DETECTION__REVIEW_POLL_SECONDS": "5",
         "AIRFLOW__HITL_DETECTION__RETRY_DELAY_SECONDS": "5",
         "AIRFLOW_CONN_AWS_DEFAULT": conn_uri_env,
-    }
+    } | ({"AIRFLOW_CONN_LABEL_STUDIO_DEFAULT": label_studio_conn} if label_studio_conn else {})
 
 
 def seed_images(stack: StackProcess) -> int:
@@ -296,11 +317,13 @@ def local_airflow(
     stack_args: tuple[str, ...] = ("--auto-review", "--review-delay", str(REVIEW_DELAY_SECONDS)),
     timeout: float = START_TIMEOUT,
     on_progress=lambda message: None,
+    label_studio: bool = False,
 ) -> Iterator[LocalAirflow]:
     """The stand-in and `airflow standalone` wired to it, ready to use; both stopped by pid on exit.
 
     `home` is emptied first. Standalone's output goes to `home`/standalone.log, the stand-in's
-    log to `home`/local-aws.log.
+    log to `home`/local-aws.log. With `label_studio`, a Label Studio (data and log under `home`)
+    and its scripted reviewers too.
     """
     started = time.monotonic()
     if port is None:
@@ -316,11 +339,18 @@ def local_airflow(
     on_progress("Starting the local stand-in for AWS (moto, A2I emulator, detector, scripted reviewer)...")
     stack = start_stack(*stack_args, log_path=home / "local-aws.log")
     process: subprocess.Popen | None = None
+    studio: LabelStudioProcess | None = None
+    reviewing = threading.Event()
     try:
         count = seed_images(stack)
         on_progress(f"  seeded {count} sample images into s3://{BUCKET}/images/")
+        if label_studio:
+            on_progress("Starting Label Studio (a fresh database takes about a minute)...")
+            studio = start_label_studio(home / "label-studio-data", log_path=home / "label-studio.log")
+            start_label_studio_reviewers(studio, reviewing)
         on_progress(f"Starting airflow standalone on 127.0.0.1:{port} (log: {home / 'standalone.log'})...")
-        process = start_standalone(airflow_env(home, port, stack.conn_uri_env), home / "standalone.log")
+        env = airflow_env(home, port, stack.conn_uri_env, studio.connection_json if studio else None)
+        process = start_standalone(env, home / "standalone.log")
         (home / PID_FILE).write_text(str(process.pid))
         airflow = LocalAirflow(
             url=f"http://127.0.0.1:{port}",
@@ -328,6 +358,7 @@ def local_airflow(
             log_path=home / "standalone.log",
             stack=stack,
             process=process,
+            studio=studio,
         )
         wait_until_ready(airflow, timeout)
         airflow.startup_seconds = time.monotonic() - started
@@ -339,7 +370,18 @@ def local_airflow(
                 if process is not None:
                     stop_standalone(process)
             finally:
+                reviewing.set()
+                if studio is not None:
+                    studio.stop()
                 stack.stop()
+
+
+def start_label_studio_reviewers(studio: LabelStudioProcess, stop: threading.Event) -> None:
+    """Scripted reviewers answering every project's tasks, REVIEW_DELAY_SECONDS after each is made."""
+    from local_labelstudio.reviewer import ScriptedLabelStudioReviewer
+
+    reviewer = ScriptedLabelStudioReviewer(studio.url, studio.token, delay_seconds=REVIEW_DELAY_SECONDS)
+    threading.Thread(target=reviewer.run, args=(stop, 2.0), name="label-studio-reviewer", daemon=True).start()
 
 
 def _standalone_running_in(home: Path) -> int | None:
@@ -369,6 +411,23 @@ def banner(airflow: LocalAirflow) -> str:
         "",
         f"Logs: {airflow.log_path} and {airflow.stack.log_path}. Ctrl-C stops Airflow and the stand-in.",
     ]
+    studio = airflow.studio
+    if studio is not None:
+        lines[-1:-1] = [
+            f"Label Studio is at {studio.url}  (started in {studio.startup_seconds:.0f} s)",
+            f"  login: {studio.username} / {studio.password}; label_studio_default points at it",
+            f"  scripted reviewers answer each task about {REVIEW_DELAY_SECONDS} s after it is made",
+            "To review in Label Studio instead of A2I:",
+            "1. Trigger review_workflow_setup with:",
+            *(
+                f"     {key}: {value}"
+                for key, value in LABEL_STUDIO_FORM_VALUES["review_workflow_setup"].items()
+            ),
+            "   It returns the project id (ensure_label_studio_project > XCom): 1 for the first project.",
+            "2. Trigger detect_and_review with:",
+            *(f"     {key}: {value}" for key, value in LABEL_STUDIO_FORM_VALUES["detect_and_review"].items()),
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -380,11 +439,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--home", type=Path, default=DEFAULT_HOME, help=f"AIRFLOW_HOME (default {DEFAULT_HOME})"
     )
+    parser.add_argument(
+        "--review-backend",
+        choices=("a2i", "labelstudio"),
+        default="a2i",
+        help="labelstudio: also run a local Label Studio (A2I's emulator runs either way)",
+    )
     args = parser.parse_args(argv)
     # SIGTERM (a CI timeout, `kill`) stops both the way Ctrl-C does, instead of orphaning them.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with local_airflow(args.home.resolve(), port=args.port or None, on_progress=print) as airflow:
+        with local_airflow(
+            args.home.resolve(),
+            port=args.port or None,
+            on_progress=print,
+            label_studio=args.review_backend == "labelstudio",
+        ) as airflow:
             print(banner(airflow), flush=True)
             while airflow.process.poll() is None:
                 time.sleep(1)

@@ -4,14 +4,21 @@ Starts the stand-in (moto, the A2I emulator, the simulated detector, the scripte
 seeds the bundled sample images, runs `review_workflow_setup` and then `detect_and_review` as
 real DAG runs, prints the summary, copies the run's results to demo-output/ with one picture per
 reviewed image (model boxes against human boxes), and stops the stand-in.
+
+`--review-backend labelstudio` (`make demo REVIEW_BACKEND=labelstudio`) reviews in a real Label
+Studio instead (from .venv-labelstudio, on 127.0.0.1, SQLite in a temporary directory), where
+scripted reviewers answer through its API as people would; it is stopped at the end too.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -26,30 +33,59 @@ MODEL_PACKAGE_ARN = (
     "arn:aws:sagemaker:us-east-1:865070037744:model-package/"
     "gluoncv-ssd-resnet501547760463-0f9e6796d2438a1d64bb9b15aac57bc0"
 )
+LABEL_STUDIO_PROJECT_TITLE = "HITL detection demo"
+REVIEW_DELAY_SECONDS = 1
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--review-backend",
+        choices=("a2i", "labelstudio"),
+        default="a2i",
+        help="who reviews: the A2I emulator (default) or a real local Label Studio",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     started = time.monotonic()
     prepare_airflow_environment(tempfile.mkdtemp(prefix="hitl-demo-airflow-"))
     from local_aws.stack import start_stack
 
+    labelstudio = args.review_backend == "labelstudio"
     print(
-        "Starting the local stand-in for AWS (moto, A2I emulator, simulated detector, scripted reviewer)..."
+        "Starting the local stand-in for AWS (moto, A2I emulator, simulated detector"
+        + (")..." if labelstudio else ", scripted reviewer)...")
     )
-    with start_stack("--auto-review", "--review-delay", "1") as stack:
+    stack_args = () if labelstudio else ("--auto-review", "--review-delay", str(REVIEW_DELAY_SECONDS))
+    with contextlib.ExitStack() as running:
+        stack = running.enter_context(start_stack(*stack_args))
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = stack.conn_uri_env
         print(f"  moto on {stack.moto_url}, emulator on {stack.emulator_url} (pid {stack.pid})")
+        studio = running.enter_context(start_label_studio()) if labelstudio else None
         s3 = stack.client("s3")
         seed_images(s3)
         print("Preparing a throwaway Airflow metadata database...")
         dags = load_dags()
 
-        print("Running review_workflow_setup (human task UI, flow definition)...")
-        flow_definition_arn = run_setup(dags.get_dag("review_workflow_setup"))
-        print(f"  flow definition: {flow_definition_arn}")
+        if studio is None:
+            print("Running review_workflow_setup (human task UI, flow definition)...")
+            flow_definition_arn = run_setup(dags.get_dag("review_workflow_setup"))
+            print(f"  flow definition: {flow_definition_arn}")
+            conf = run_conf(flow_definition_arn=flow_definition_arn)
+        else:
+            print("Running review_workflow_setup (Label Studio project, S3 storage of the images)...")
+            project_id = run_label_studio_setup(dags.get_dag("review_workflow_setup"))
+            print(f"  project {project_id}: {studio.url}/projects/{project_id}")
+            running.enter_context(label_studio_reviewers(studio, project_id))
+            conf = run_conf(review_backend="labelstudio", label_studio_project_id=project_id)
 
-        print("Running detect_and_review on the 12 sample images...")
-        run = dags.get_dag("detect_and_review").test(run_conf=run_conf(flow_definition_arn))
+        print(f"Running detect_and_review on the 12 sample images, reviewed by {args.review_backend}...")
+        run_started = time.monotonic()
+        run = dags.get_dag("detect_and_review").test(run_conf=conf)
+        run_seconds = time.monotonic() - run_started
         if run.get_state() != "success":
             print(f"detect_and_review ended {run.get_state()}", file=sys.stderr)
             return 1
@@ -57,8 +93,41 @@ def main() -> int:
         summary, records = download_results(s3, folder)
         report(summary, folder, stack.client("sagemaker"))
         draw_reviewed(s3, records)
-    print(f"Stand-in stopped. Demo took {time.monotonic() - started:.0f} s.")
+        print(f"detect_and_review took {run_seconds:.0f} s.")
+    stopped = "Stand-in and Label Studio" if labelstudio else "Stand-in"
+    print(f"{stopped} stopped. Demo took {time.monotonic() - started:.0f} s.")
     return 0
+
+
+@contextlib.contextmanager
+def start_label_studio():
+    """A real Label Studio for the demo, and `label_studio_default` pointing at it."""
+    from local_labelstudio.server import start_label_studio as start
+
+    print("Starting Label Studio (from .venv-labelstudio; a fresh database takes about a minute)...")
+    with start() as studio:
+        os.environ["AIRFLOW_CONN_LABEL_STUDIO_DEFAULT"] = studio.connection_json
+        print(f"  Label Studio on {studio.url} (pid {studio.pid}, up in {studio.startup_seconds:.0f} s)")
+        print(f"  login: {studio.username} / {studio.password}")
+        yield studio
+
+
+@contextlib.contextmanager
+def label_studio_reviewers(studio, project_id: int):
+    """Scripted reviewers answering the project's tasks through Label Studio's API until the end."""
+    from local_labelstudio.reviewer import ScriptedLabelStudioReviewer
+
+    reviewer = ScriptedLabelStudioReviewer(
+        studio.url, studio.token, project_id=project_id, delay_seconds=REVIEW_DELAY_SECONDS
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=reviewer.run, args=(stop, 0.5), daemon=True)
+    thread.start()
+    try:
+        yield reviewer
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 def prepare_airflow_environment(home: str) -> None:
@@ -88,7 +157,8 @@ def load_dags():
     return dags
 
 
-def run_conf(flow_definition_arn: str) -> dict:
+def run_conf(**review) -> dict:
+    """detect_and_review's conf; `review` names the review backend and what it reviews in."""
     return {
         "input_s3_uri": f"s3://{BUCKET}/images/",
         "output_s3_uri": f"s3://{BUCKET}/results/",
@@ -97,7 +167,7 @@ def run_conf(flow_definition_arn: str) -> dict:
         "min_score": 0.2,
         "model_package_arn": MODEL_PACKAGE_ARN,
         "execution_role_arn": DEMO_ROLE_ARN,
-        "flow_definition_arn": flow_definition_arn,
+        **review,
     }
 
 
@@ -122,7 +192,21 @@ def run_setup(dag) -> str:
     )
     if run.get_state() != "success":
         raise SystemExit(f"review_workflow_setup ended {run.get_state()}")
-    return single_return_value(run, dag.task_ids[-1])
+    return single_return_value(run, "ensure_flow_definition")
+
+
+def run_label_studio_setup(dag) -> int:
+    run = dag.test(
+        run_conf={
+            "review_backend": "labelstudio",
+            "label_studio_project_title": LABEL_STUDIO_PROJECT_TITLE,
+            "images_s3_uri": f"s3://{BUCKET}/images/",
+            "labels": LABELS,
+        }
+    )
+    if run.get_state() != "success":
+        raise SystemExit(f"review_workflow_setup ended {run.get_state()}")
+    return single_return_value(run, "ensure_label_studio_project")
 
 
 def single_return_value(run, task_id: str):
@@ -131,7 +215,7 @@ def single_return_value(run, task_id: str):
 
 
 def download_results(s3, folder_uri: str):
-    from hitl_detection.s3_uri import parse_s3_uri
+    from hitl_detection.domain.s3_uri import parse_s3_uri
 
     bucket, folder = parse_s3_uri(folder_uri)
     OUTPUT.mkdir(exist_ok=True)
@@ -143,7 +227,7 @@ def download_results(s3, folder_uri: str):
 
 
 def report(summary: dict, folder: str, sagemaker) -> None:
-    from hitl_detection.records import format_summary
+    from hitl_detection.domain.records import format_summary
 
     print()
     print(format_summary(summary))
@@ -159,7 +243,7 @@ def draw_reviewed(s3, records: list[dict]) -> None:
 
     from PIL import Image, ImageDraw
 
-    from hitl_detection.s3_uri import parse_s3_uri
+    from hitl_detection.domain.s3_uri import parse_s3_uri
 
     pictures = OUTPUT / "reviewed"
     pictures.mkdir(exist_ok=True)

@@ -549,8 +549,8 @@ def documented_confs() -> dict[str, dict[str, Any]]:
 def test_the_documented_confs_fit_the_local_profile_and_the_dags(services):
     from airflow.dag_processing.dagbag import DagBag
 
-    from hitl_detection.run_config import RunConfig
-    from local_aws.arns import sagemaker_arn
+    from hitl_detection.domain.run_config import RunConfig
+    from local_aws.core.arns import sagemaker_arn
 
     confs = documented_confs()
     assert set(confs) == {"review_workflow_setup", "detect_and_review"}

@@ -98,6 +98,8 @@ S3_ACTIONS: dict[str, tuple[str, str, dict[str, str]]] = {
     "UploadPart": ("s3:PutObject", "object", {}),
     "CompleteMultipartUpload": ("s3:PutObject", "object", {}),
     "AbortMultipartUpload": ("s3:AbortMultipartUpload", "object", {}),
+    # Each key of a DeleteObjects request needs s3:DeleteObject on that object.
+    "DeleteObjects": ("s3:DeleteObject", "object", {}),
     "ListObjectsV2": ("s3:ListBucket", "bucket", {"s3:prefix": "Prefix"}),
     "ListObjects": ("s3:ListBucket", "bucket", {"s3:prefix": "Prefix"}),
     "HeadBucket": ("s3:ListBucket", "bucket", {}),
@@ -774,8 +776,18 @@ def operations_of_provider_operators(dags) -> set[tuple[str, str]]:
 def scanned(dag_bag) -> set[tuple[str, str]]:
     found = operations_of_provider_operators(dag_bag.dags.values())
     for path in sorted((ROOT / "plugins").rglob("*.py")):
-        found |= operations_in_source(path.read_text())
+        found |= operations_in_source(without_label_studio(path.read_text()))
     return found
+
+
+def without_label_studio(source: str) -> str:
+    """The module less its Label Studio classes: they talk to Label Studio's API, whose method
+    names (create_project, ...) would read as SageMaker operations of the same name."""
+    tree = ast.parse(source)
+    tree.body = [
+        node for node in tree.body if not (isinstance(node, ast.ClassDef) and "LabelStudio" in node.name)
+    ]
+    return ast.unparse(tree)
 
 
 def test_the_source_scan_finds_the_calls_of_the_services_only_our_code_calls(recorded, scanned):

@@ -53,7 +53,7 @@ class World:
     @contextmanager
     def reviewers(self, workers: int = 1) -> Iterator[None]:
         """Scripted reviewers answering every pending loop until the block ends."""
-        from local_aws.scripted_reviewer import ScriptedReviewer
+        from local_aws.actors.scripted_reviewer import ScriptedReviewer
 
         reviewer = ScriptedReviewer(self.stack.emulator_url, self.client("s3"), workers=workers)
         stop = threading.Event()

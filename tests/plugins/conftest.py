@@ -1,5 +1,5 @@
-"""What the review plugin tests share: an Active flow definition on the stand-in, the reviewer API,
-and botocore event handlers that count (or react to) the calls our hooks make."""
+"""Fixtures of the plugin tests: an Active flow definition on the stand-in, the run's bucket, the
+reviewer API, botocore call counters, and DAGs loaded from source for real DAG runs."""
 
 from __future__ import annotations
 
@@ -9,26 +9,24 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-import requests
+from support import A2I_OUTPUT_BUCKET, BUCKET, FLOW_DEFINITION_ARN, FLOW_DEFINITION_NAME, TEMPLATE, Reviewer
 
 from local_aws.workflow import create_active_flow_definition
 
-OUTPUT_BUCKET = "a2i-output"
-
 
 @pytest.fixture
-def make_flow_definition(aws, project_root) -> Callable[..., str]:
+def make_flow_definition(aws) -> Callable[..., str]:
     """Create an Active flow definition over the project's worker template; returns its ARN."""
     sagemaker = aws.client("sagemaker")
-    aws.client("s3").create_bucket(Bucket=OUTPUT_BUCKET)
-    template = (project_root / "include" / "templates" / "a2i_bounding_box.liquid.html").read_text()
+    aws.client("s3").create_bucket(Bucket=A2I_OUTPUT_BUCKET)
+    template = TEMPLATE.read_text()
 
-    def make(name: str = "review-boxes", task_count: int = 1) -> str:
+    def make(name: str = FLOW_DEFINITION_NAME, task_count: int = 1) -> str:
         return create_active_flow_definition(
             sagemaker,
             name=name,
             template=template,
-            s3_output_path=f"s3://{OUTPUT_BUCKET}/reviews",
+            s3_output_path=f"s3://{A2I_OUTPUT_BUCKET}/reviews",
             task_count=task_count,
         )
 
@@ -37,39 +35,17 @@ def make_flow_definition(aws, project_root) -> Callable[..., str]:
 
 @pytest.fixture
 def flow_definition(make_flow_definition) -> str:
-    return make_flow_definition()
+    """The flow definition the default plan (support.make_plan) names."""
+    arn = make_flow_definition()
+    assert arn == FLOW_DEFINITION_ARN
+    return arn
 
 
-class Reviewer:
-    """The stand-in's reviewer API: what a worker does in the A2I worker portal."""
-
-    def __init__(self, emulator_url: str) -> None:
-        self.url = f"{emulator_url}/reviewer/loops"
-
-    def answer(self, loop_name: str, boxes: list[dict], worker_id: str = "worker-1") -> dict:
-        answer = {
-            "annotatedResult": {"boundingBoxes": boxes, "inputImageProperties": {"width": 640, "height": 480}}
-        }
-        return self._post(f"{loop_name}/answers", {"workerId": worker_id, "answerContent": answer})
-
-    def fail(
-        self, loop_name: str, code: str = "Expired", reason: str = "no worker took the task in time"
-    ) -> dict:
-        return self._post(f"{loop_name}/fail", {"FailureCode": code, "FailureReason": reason})
-
-    def loops(self, status: str = "all") -> list[dict]:
-        """The loops a worker sees: name, InputContent (parsed), answers received; `pending` or `all`."""
-        response = requests.get(self.url, params={"status": status}, timeout=10)
-        response.raise_for_status()
-        return response.json()["loops"]
-
-    def pending(self) -> list[str]:
-        return [loop["HumanLoopName"] for loop in self.loops("pending")]
-
-    def _post(self, path: str, body: dict) -> dict:
-        response = requests.post(f"{self.url}/{path}", json=body, timeout=10)
-        assert response.ok, response.text
-        return response.json()
+@pytest.fixture
+def bucket(aws) -> str:
+    """The run's bucket: its images under images/, its output folder under results/."""
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    return BUCKET
 
 
 @pytest.fixture
@@ -78,15 +54,24 @@ def reviewer(aws) -> Reviewer:
 
 
 @pytest.fixture
-def a2i_calls(on_botocore_event) -> Counter:
-    """A2I runtime API calls by operation name (a call retried by botocore counts once)."""
-    calls: Counter = Counter()
+def count_calls(on_botocore_event) -> Callable[[str], Counter]:
+    """`count_calls(service)`: that service's API calls from now on, by operation name.
 
-    def count(model, **_):
-        calls[model.name] += 1
+    A call that botocore retries counts once.
+    """
 
-    on_botocore_event("before-call.sagemaker-a2i-runtime", count)
-    return calls
+    def count(service: str) -> Counter:
+        calls: Counter = Counter()
+        on_botocore_event(f"before-call.{service}", lambda model, **_: calls.update([model.name]))
+        return calls
+
+    return count
+
+
+@pytest.fixture
+def a2i_calls(count_calls) -> Counter:
+    """A2I runtime API calls by operation name."""
+    return count_calls("sagemaker-a2i-runtime")
 
 
 @pytest.fixture

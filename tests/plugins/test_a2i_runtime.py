@@ -7,15 +7,15 @@ from datetime import UTC, datetime, timedelta
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
+from support import CAR, LABELS
 
-from hitl_detection.a2i_task import build_input_content
-from hitl_detection.boxes import Box
-from hitl_detection.hooks.a2i_runtime import A2IRuntimeHook
+from hitl_detection.domain.a2i_task import build_input_content
+from hitl_detection.hooks.a2i_runtime import MAX_POOL_CONNECTIONS, A2IRuntimeHook
 from local_aws.stack import inject_fault
 
 pytestmark = pytest.mark.stack
 
-CONTENT = build_input_content("s3://review-images/street/a.jpg", [Box("car", 10, 20, 30, 40, 0.97)], ["car"])
+CONTENT = build_input_content("s3://review-images/street/a.jpg", [CAR], LABELS)
 
 
 @pytest.fixture
@@ -73,21 +73,29 @@ def test_a_burst_of_throttling_is_absorbed_by_retries(aws, hook, flow_definition
     on_botocore_event(
         "request-created.sagemaker-a2i-runtime.StartHumanLoop", lambda **_: attempts.append("StartHumanLoop")
     )
-    inject_fault(aws, "StartHumanLoop", "ThrottlingException", count=3)
+    inject_fault(aws, "StartHumanLoop", "ThrottlingException", count=2)
 
     hook.start_human_loop("loop-throttled", flow_definition, CONTENT)
 
-    assert len(attempts) == 4
+    assert len(attempts) == 3
     assert [loop["HumanLoopName"] for loop in hook.iter_human_loops(flow_definition, an_hour_ago())] == [
         "loop-throttled"
     ]
 
 
-def test_the_default_retry_budget_yields_to_the_connection_or_hook_config(aws):
-    assert A2IRuntimeHook().conn.meta.config.retries == {"mode": "standard", "total_max_attempts": 11}
-    own = A2IRuntimeHook(config={"retries": {"mode": "legacy", "max_attempts": 2}, "connect_timeout": 5})
-    assert own.conn.meta.config.retries == {"mode": "legacy", "total_max_attempts": 3}
-    assert own.conn.meta.config.connect_timeout == 5
+def test_the_default_retries_and_pool_yield_to_the_connection_or_hook_config(aws):
+    default = A2IRuntimeHook().conn.meta.config
+    assert default.retries == {"mode": "standard", "total_max_attempts": 11}
+    assert default.max_pool_connections == MAX_POOL_CONNECTIONS
+    own = A2IRuntimeHook(
+        config={
+            "retries": {"mode": "legacy", "max_attempts": 2},
+            "connect_timeout": 5,
+            "max_pool_connections": 4,
+        }
+    ).conn.meta.config
+    assert own.retries == {"mode": "legacy", "total_max_attempts": 3}
+    assert (own.connect_timeout, own.max_pool_connections) == (5, 4)
 
 
 @pytest.mark.parametrize(

@@ -1,18 +1,25 @@
-"""A2IWorkflowHook and the review-workflow operators against the local stand-in, over HTTP."""
+"""A2IWorkflowHook against the local stand-in, over HTTP: task UIs and flow definitions created
+once and reused, refused when what exists differs, RenderUiTemplate, waiting for Active."""
 
 import pytest
 from airflow.sdk.exceptions import AirflowException
 from botocore.exceptions import ClientError
+from support import (
+    A2I_OUTPUT_BUCKET,
+    A2I_ROLE_ARN,
+    A2I_WORKTEAM_ARN,
+    ACCOUNT_ID,
+    RENDER_SAMPLE_IMAGE,
+    TEMPLATE,
+    rewrite_answers,
+)
 
+from hitl_detection.dag_builder.params import DEFAULT_LABELS
 from hitl_detection.hooks.a2i_workflow import A2IWorkflowHook, flow_definition_name
-from hitl_detection.operators.review_workflow import EnsureHumanTaskUiOperator, sample_task_input
+from hitl_detection.operators.review_workflow import sample_task_input
 from local_aws.stack import inject_fault
 
 pytestmark = pytest.mark.stack
-
-ROLE_ARN = "arn:aws:iam::123456789012:role/a2i-reviews"
-LABELS = ["car", "person", "bicycle", "bus"]
-SAMPLE_IMAGE = "s3://a2i-input/render-check/sample.jpg"
 
 
 @pytest.fixture
@@ -21,8 +28,8 @@ def hook(aws):
 
 
 @pytest.fixture(scope="module")
-def template(project_root):
-    return (project_root / "include" / "templates" / "a2i_bounding_box.liquid.html").read_text()
+def template():
+    return TEMPLATE.read_text()
 
 
 @pytest.fixture
@@ -32,12 +39,12 @@ def task_ui_arn(hook, template):
 
 
 @pytest.fixture
-def flow_settings(aws, task_ui_arn):
+def flow_settings(task_ui_arn):
     return {
-        "role_arn": ROLE_ARN,
-        "workteam_arn": f"arn:aws:sagemaker:{aws.region}:123456789012:workteam/private-crowd/reviewers",
+        "role_arn": A2I_ROLE_ARN,
+        "workteam_arn": A2I_WORKTEAM_ARN,
         "human_task_ui_arn": task_ui_arn,
-        "s3_output_path": "s3://a2i-output/reviews",
+        "s3_output_path": f"s3://{A2I_OUTPUT_BUCKET}/reviews",
         "task_count": 1,
         "task_availability_lifetime_seconds": 864000,
         "task_time_limit_seconds": 3600,
@@ -46,19 +53,12 @@ def flow_settings(aws, task_ui_arn):
     }
 
 
-def answer_flow_definition_status(hook, status, reason=None):
-    """Rewrite the stand-in's DescribeFlowDefinition answers on this hook's client.
-
-    The stand-in's flow definitions always become Active within a second: this is how a test sees
-    one that failed, or one that never leaves Initializing.
-    """
-
-    def rewrite(parsed, **_):
-        parsed["FlowDefinitionStatus"] = status
-        if reason:
-            parsed["FailureReason"] = reason
-
-    hook.conn.meta.events.register("after-call.sagemaker.DescribeFlowDefinition", rewrite)
+def answering(on_botocore_event, status: str, reason: str | None = None) -> A2IWorkflowHook:
+    """A new hook whose DescribeFlowDefinition answers say `status`, which the stand-in's flow
+    definitions never stay in (they turn Active by themselves)."""
+    fields = {"FlowDefinitionStatus": status, **({"FailureReason": reason} if reason else {})}
+    rewrite_answers(on_botocore_event, "sagemaker", "DescribeFlowDefinition", **fields)
+    return A2IWorkflowHook(aws_conn_id="aws_default")
 
 
 # Human task UIs
@@ -84,48 +84,30 @@ def test_a_human_task_ui_with_another_template_under_the_name_is_refused(hook, t
 
 
 def test_the_project_template_renders_a_sample_task_without_errors(hook, template, task_ui_arn):
-    task_input = sample_task_input(SAMPLE_IMAGE, LABELS)
+    task_input = sample_task_input(RENDER_SAMPLE_IMAGE, DEFAULT_LABELS)
 
-    assert hook.render_template(task_input, ROLE_ARN, template=template) == []
-    assert hook.render_template(task_input, ROLE_ARN, human_task_ui_arn=task_ui_arn) == []
+    assert hook.render_template(task_input, A2I_ROLE_ARN, template=template) == []
+    assert hook.render_template(task_input, A2I_ROLE_ARN, human_task_ui_arn=task_ui_arn) == []
 
 
 def test_render_errors_are_returned(hook, template):
     labels_not_json = template.replace(
         "{{ task.input.labels | to_json | escape }}", "{{ task.input.labels }}"
     )
-    task_input = sample_task_input(SAMPLE_IMAGE, LABELS)
+    task_input = sample_task_input(RENDER_SAMPLE_IMAGE, DEFAULT_LABELS)
 
-    errors = hook.render_template(task_input, ROLE_ARN, template=labels_not_json)
+    errors = hook.render_template(task_input, A2I_ROLE_ARN, template=labels_not_json)
 
     assert [error["Code"] for error in errors] == ["InvalidCrowdBoundingBox"]
     assert "labels" in errors[0]["Message"]
 
 
 def test_render_needs_exactly_one_template_source(hook, template, task_ui_arn):
-    task_input = sample_task_input(SAMPLE_IMAGE, LABELS)
+    task_input = sample_task_input(RENDER_SAMPLE_IMAGE, DEFAULT_LABELS)
     with pytest.raises(ValueError, match="exactly one of template and human_task_ui_arn"):
-        hook.render_template(task_input, ROLE_ARN)
+        hook.render_template(task_input, A2I_ROLE_ARN)
     with pytest.raises(ValueError, match="exactly one of template and human_task_ui_arn"):
-        hook.render_template(task_input, ROLE_ARN, template=template, human_task_ui_arn=task_ui_arn)
-
-
-def test_a_template_that_does_not_render_never_becomes_a_task_ui(hook, template, tmp_path):
-    broken = tmp_path / "broken.liquid.html"
-    broken.write_text(template.replace("| to_json | escape }}", "}}"))
-    operator = EnsureHumanTaskUiOperator(
-        task_id="ensure_human_task_ui",
-        human_task_ui_name="broken",
-        template_path=str(broken),
-        role_arn=ROLE_ARN,
-        labels=LABELS,
-        sample_image_s3_uri=SAMPLE_IMAGE,
-    )
-
-    with pytest.raises(AirflowException, match=r"broken.liquid.html does not render a sample task: .*labels"):
-        operator.execute({})
-    with pytest.raises(ClientError, match="ResourceNotFound"):
-        hook.conn.describe_human_task_ui(HumanTaskUiName="broken")
+        hook.render_template(task_input, A2I_ROLE_ARN, template=template, human_task_ui_arn=task_ui_arn)
 
 
 # Flow definitions
@@ -159,7 +141,7 @@ def test_a_trailing_slash_on_the_output_path_is_the_same_setting(hook, flow_sett
 
 
 def test_create_is_retried_while_iam_propagates_the_role(aws, hook, flow_settings):
-    message = "Could not assume role arn:aws:iam::123456789012:role/a2i-reviews"
+    message = f"Could not assume role {A2I_ROLE_ARN}"
     inject_fault(aws, "CreateFlowDefinition", "ValidationException", message=message, count=2)
 
     arn, created = hook.ensure_flow_definition(
@@ -189,31 +171,31 @@ def test_other_create_errors_are_not_retried(aws, hook, flow_settings):
         hook.ensure_flow_definition("reviews", **flow_settings, create_backoff_seconds=0.01)
 
 
-def test_waiting_on_a_failed_flow_definition_fails_with_its_reason(hook, flow_settings):
+def test_waiting_on_a_failed_flow_definition_fails_with_its_reason(hook, flow_settings, on_botocore_event):
     arn, _ = hook.ensure_flow_definition("reviews", **flow_settings)
-    answer_flow_definition_status(hook, "Failed", "The workteam does not exist.")
+    failed = answering(on_botocore_event, "Failed", "The workteam does not exist.")
 
     with pytest.raises(AirflowException, match="is Failed, expected Active: The workteam does not exist"):
-        hook.wait_for_flow_definition_active(arn, poll_seconds=0.1, max_attempts=100)
+        failed.wait_for_flow_definition_active(arn, poll_seconds=0.1, max_attempts=100)
 
 
-def test_a_failed_flow_definition_is_not_reused(hook, flow_settings):
+def test_a_failed_flow_definition_is_not_reused(hook, flow_settings, on_botocore_event):
     hook.ensure_flow_definition("reviews", **flow_settings)
-    answer_flow_definition_status(hook, "Failed", "The workteam does not exist.")
+    failed = answering(on_botocore_event, "Failed", "The workteam does not exist.")
 
     with pytest.raises(AirflowException, match=r"reviews exists and is Failed: The workteam does not exist"):
-        hook.ensure_flow_definition("reviews", **flow_settings)
+        failed.ensure_flow_definition("reviews", **flow_settings)
 
 
-def test_waiting_gives_up_after_max_attempts(hook, flow_settings):
+def test_waiting_gives_up_after_max_attempts(hook, flow_settings, on_botocore_event):
     arn, _ = hook.ensure_flow_definition("reviews", **flow_settings)
-    answer_flow_definition_status(hook, "Initializing")
+    stuck = answering(on_botocore_event, "Initializing")
 
     with pytest.raises(AirflowException, match=r"still Initializing after 3 checks"):
-        hook.wait_for_flow_definition_active(arn, poll_seconds=0.01, max_attempts=3)
+        stuck.wait_for_flow_definition_active(arn, poll_seconds=0.01, max_attempts=3)
 
 
 def test_flow_definition_name_accepts_an_arn_or_a_name():
-    arn = "arn:aws:sagemaker:us-east-1:123456789012:flow-definition/reviews"
+    arn = f"arn:aws:sagemaker:us-east-1:{ACCOUNT_ID}:flow-definition/reviews"
     assert flow_definition_name(arn) == "reviews"
     assert flow_definition_name("reviews") == "reviews"

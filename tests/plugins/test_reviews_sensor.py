@@ -1,5 +1,6 @@
-"""ReviewsSensor and ReviewsTrigger: waiting for a run's human loops, deferred or rescheduled, in real
-DAG runs against the stand-in; failed loops are data, a timeout names the loops still pending."""
+"""ReviewsSensor and ReviewsTrigger: waiting for a run's review tasks, deferred or rescheduled, in
+real DAG runs against the stand-in; failed loops are data, a timeout names the loops still pending,
+and a passing fault of the service is waited out for as long as the deadline allows."""
 
 from __future__ import annotations
 
@@ -10,28 +11,30 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
+from support import (
+    ACCEPTED,
+    CAR_DRAWN,
+    RUN_ID,
+    TO_REVIEW,
+    image_row,
+    loop_of,
+    make_plan,
+    task_context,
+    write_shards,
+)
 
-from hitl_detection.boxes import Box
-from hitl_detection.gating import GateDecision
-from hitl_detection.jsonl_store import write_jsonl
-from hitl_detection.naming import human_loop_name, human_loop_name_prefix
-from hitl_detection.run_layout import RunLayout
-from hitl_detection.sensors.reviews import CREATED_AFTER_MARGIN, ReviewsSensor, review_scope
+from hitl_detection.domain.naming import human_loop_name_prefix
+from hitl_detection.operators.start_reviews import StartReviewsOperator
+from hitl_detection.review.base import Connections
+from hitl_detection.review.factory import review_settings
+from hitl_detection.sensors.reviews import ReviewsSensor
 from hitl_detection.triggers.reviews import ReviewsTrigger
-from hitl_detection.work_rows import decision_row
+from local_aws.stack import inject_fault
 
 pytestmark = pytest.mark.stack
 
-RUN_ID = "manual__2026-11-25T14:00:00+00:00"
-BUCKET = "hitl-results"
-CAR = Box("car", 10, 20, 30, 40, 0.97)
-TO_REVIEW = GateDecision(
-    kept=(CAR,), accepted=(CAR,), uncertain=(Box("car", 200, 20, 30, 40, 0.5),), needs_review=True
-)
-ACCEPTED = GateDecision(kept=(CAR,), accepted=(CAR,))
-BATCHES = {0: [("a.jpg", TO_REVIEW), ("b.jpg", TO_REVIEW)], 1: [("c.jpg", TO_REVIEW), ("d.jpg", ACCEPTED)]}
-NAMES = {key: human_loop_name(RUN_ID, key) for key in ("a.jpg", "b.jpg", "c.jpg")}
-BOX = {"label": "car", "left": 11, "top": 20, "width": 30, "height": 40}
+NAMES = {name: loop_of(name) for name in ("a.jpg", "b.jpg", "c.jpg")}
+ONE_ATTEMPT = {"retries": {"mode": "standard", "total_max_attempts": 1}}  # faults reach our code
 
 DAG_SOURCE = """
 import json
@@ -44,37 +47,23 @@ from hitl_detection.sensors.reviews import ReviewsSensor
 
 PLAN = json.loads(PLAN_JSON)
 with DAG("test_wait_for_reviews", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
-    start = StartReviewsOperator.partial(task_id="start_reviews", plan=PLAN).expand(batch=[0, 1])
+    start = StartReviewsOperator(task_id="start_reviews", plan=PLAN)
     ReviewsSensor(task_id="wait_for_reviews", plan=PLAN, started=start.output, **json.loads(SENSOR_JSON))
 """
 
 
-def plan_for(flow_definition: str) -> dict:
-    layout = RunLayout.for_run(BUCKET, "runs/", RUN_ID)
-    return {
-        "run_id": RUN_ID,
-        "config": {"labels": ["car"], "review_backend": "a2i", "flow_definition_arn": flow_definition},
-        "layout": {"bucket": layout.bucket, "folder": layout.folder},
-    }
-
-
 @pytest.fixture
-def plan(aws, flow_definition):
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    plan = plan_for(flow_definition)
-    s3 = S3Hook(aws_conn_id="aws_default")
-    s3.create_bucket(BUCKET)
-    layout = RunLayout(**plan["layout"])
-    for batch, rows in BATCHES.items():
-        image_rows = (
-            {"image_key": key, "image_s3_uri": f"s3://review-images/{key}", "image_size": None, "error": None}
-            for key, _ in rows
-        )
-        decisions = [
-            decision_row(image, decision) for image, (_, decision) in zip(image_rows, rows, strict=True)
-        ]
-        write_jsonl(s3, layout.bucket, layout.batch_key("decisions", batch), decisions)
+def plan(flow_definition, bucket):
+    """Detections in two shards: a and b to review | c to review, d accepted."""
+    plan = make_plan()
+    write_shards(
+        plan,
+        "detections",
+        [
+            [image_row("a.jpg", TO_REVIEW), image_row("b.jpg", TO_REVIEW)],
+            [image_row("c.jpg", TO_REVIEW), image_row("d.jpg", ACCEPTED)],
+        ],
+    )
     return plan
 
 
@@ -82,7 +71,8 @@ def plan(aws, flow_definition):
 def wait_dag(dag_from_source, plan):
     def make(**sensor_kwargs):
         source = (
-            f"PLAN_JSON = {json.dumps(plan)!r}\nSENSOR_JSON = {json.dumps(sensor_kwargs)!r}\n{DAG_SOURCE}"
+            f"PLAN_JSON = {json.dumps(plan.to_xcom())!r}\n"
+            f"SENSOR_JSON = {json.dumps(sensor_kwargs)!r}\n{DAG_SOURCE}"
         )
         return dag_from_source("test_wait_for_reviews", source)
 
@@ -106,34 +96,50 @@ def after_first_sweep(on_botocore_event):
         thread.join(60)
 
 
+def review(reviewer) -> None:
+    """Answer a.jpg and c.jpg and let b.jpg expire."""
+    reviewer.answer(NAMES["a.jpg"], [CAR_DRAWN])
+    reviewer.fail(NAMES["b.jpg"], "Expired", "nobody took it")
+    reviewer.answer(NAMES["c.jpg"], [])
+
+
 @pytest.fixture
-def review_after_first_sweep(after_first_sweep, reviewer):
-    """Answer a.jpg and c.jpg and let b.jpg expire, once the sensor has looked a first time."""
-
-    def review():
-        reviewer.answer(NAMES["a.jpg"], [BOX])
-        reviewer.fail(NAMES["b.jpg"], "Expired", "nobody took it")
-        reviewer.answer(NAMES["c.jpg"], [])
-
-    after_first_sweep(review)
+def list_statuses(on_botocore_event) -> list[int]:
+    """The HTTP status of every ListHumanLoops answer (every attempt, retried or not)."""
+    statuses: list[int] = []
+    on_botocore_event(
+        "after-call.sagemaker-a2i-runtime.ListHumanLoops",
+        lambda http_response, **_: statuses.append(http_response.status_code),
+    )
+    return statuses
 
 
 def sensor_result(dag_run) -> dict:
     return dag_run.get_task_instance("wait_for_reviews").xcom_pull(task_ids="wait_for_reviews")
 
 
-def test_deferred_it_waits_in_the_trigger_until_every_loop_is_final(
-    wait_dag, review_after_first_sweep, a2i_calls
+def test_deferred_it_waits_in_the_trigger_through_throttling_until_every_loop_is_final(
+    aws, wait_dag, after_first_sweep, reviewer, a2i_calls, list_statuses
 ):
-    dag_run = wait_dag(poke_interval=0.2).test()
+    def throttle_then_review():
+        inject_fault(aws, "ListHumanLoops", "ThrottlingException", count=2)
+        review(reviewer)
+
+    after_first_sweep(throttle_then_review)
+
+    dag_run = wait_dag(poke_interval=0.2, botocore_config=ONE_ATTEMPT).test()
 
     assert dag_run.state == "success"
     assert sensor_result(dag_run) == {"finished": 3, "failed": [NAMES["b.jpg"]]}
-    assert a2i_calls["ListHumanLoops"] >= 2  # the check in execute, then the trigger's polls
-    assert a2i_calls["DescribeHumanLoop"] == 6  # by the start tasks only: 2 per loop, none while waiting
+    assert list_statuses.count(429) == 2  # seen by the trigger itself, which checked again
+    assert list_statuses[-1] == 200
+    assert a2i_calls["StartHumanLoop"] == 3
+    assert a2i_calls["DescribeHumanLoop"] == 0  # the wait sweeps; it never describes a loop
 
 
-def test_rescheduled_it_frees_the_worker_between_pokes(wait_dag, review_after_first_sweep, a2i_calls):
+def test_rescheduled_it_frees_the_worker_between_pokes(wait_dag, after_first_sweep, reviewer, a2i_calls):
+    after_first_sweep(lambda: review(reviewer))
+
     dag_run = wait_dag(deferrable=False, poke_interval=0.2).test()
 
     assert dag_run.state == "success"
@@ -156,12 +162,8 @@ def reschedules_of(task_instance) -> int:
         return session.scalar(query)
 
 
-def test_deferred_it_times_out_naming_the_loops_still_pending(wait_dag, on_botocore_event, reviewer, capfd):
-    def answer_a_once_started(**_):
-        if NAMES["a.jpg"] in reviewer.pending():
-            reviewer.answer(NAMES["a.jpg"], [BOX])
-
-    on_botocore_event("after-call.sagemaker-a2i-runtime.StartHumanLoop", answer_a_once_started)
+def test_deferred_it_times_out_naming_the_loops_still_pending(wait_dag, after_first_sweep, reviewer, capfd):
+    after_first_sweep(lambda: reviewer.answer(NAMES["a.jpg"], [CAR_DRAWN]))
 
     dag_run = wait_dag(poke_interval=0.2, timeout=1).test()
 
@@ -169,92 +171,83 @@ def test_deferred_it_times_out_naming_the_loops_still_pending(wait_dag, on_botoc
     assert dag_run.get_task_instance("wait_for_reviews").state == "failed"
     log = capfd.readouterr().out
     assert "AirflowSensorTimeout" in log
-    assert "XCom not found" not in log  # the start tasks' results are read in one slice
     assert "1 of 3 review tasks finished (0 failed); 2 pending: " in log
     assert NAMES["b.jpg"] in log
     assert NAMES["c.jpg"] in log
 
 
-def started_results(aws, flow_definition: str, keys: list[str]) -> list[dict]:
-    from hitl_detection.review.a2i import A2IReviewBackend
-    from hitl_detection.review.base import ReviewRequest
-
-    backend = A2IReviewBackend(flow_definition)
-    tickets = [
-        backend.start(
-            ReviewRequest(human_loop_name(RUN_ID, key), f"s3://review-images/{key}", ("car",), (CAR,))
-        )
-        for key in keys
-    ]
-    earliest = min(ticket.created_at for ticket in tickets)
-    return [{"batch": 0, "started": len(tickets), "reused": 0, "earliest_created": earliest}]
+def started(plan) -> dict:
+    return StartReviewsOperator(task_id="start_reviews", plan=plan.to_xcom()).execute(task_context())
 
 
-def test_poking_it_times_out_naming_the_loops_still_pending(aws, flow_definition):
-    started = started_results(aws, flow_definition, ["x.jpg", "y.jpg"])
+def test_poking_it_times_out_naming_the_loops_still_pending(plan):
     sensor = ReviewsSensor(
         task_id="wait_for_reviews",
-        plan=plan_for(flow_definition),
-        started=started,
+        plan=plan.to_xcom(),
+        started=started(plan),
         deferrable=False,
         mode="poke",
         poke_interval=0.1,
         timeout=0.3,
     )
 
-    with pytest.raises(AirflowSensorTimeout, match="0 of 2 review tasks finished") as raised:
-        sensor.execute({})
+    with pytest.raises(AirflowSensorTimeout, match="0 of 3 review tasks finished") as raised:
+        sensor.execute(task_context())
 
-    assert human_loop_name(RUN_ID, "x.jpg") in str(raised.value)
-    assert human_loop_name(RUN_ID, "y.jpg") in str(raised.value)
+    assert all(name in str(raised.value) for name in NAMES.values())
 
 
-def test_with_nothing_started_it_returns_at_once_without_a_call(a2i_calls):
-    started = [{"batch": 0, "started": 0, "reused": 0, "earliest_created": None}] * 2
-    sensor = ReviewsSensor(task_id="wait_for_reviews", plan=plan_for("arn:unused"), started=started)
+def test_with_nothing_started_it_returns_at_once_without_a_call(aws, a2i_calls):
+    plan = make_plan()
+    nothing = {"started": 0, "reused": 0, "scope": {"name_prefix": human_loop_name_prefix(RUN_ID)}}
+    sensor = ReviewsSensor(task_id="wait_for_reviews", plan=plan.to_xcom(), started=nothing)
 
-    assert sensor.execute({}) == {"finished": 0, "failed": []}
+    assert sensor.execute(task_context()) == {"finished": 0, "failed": []}
     assert sum(a2i_calls.values()) == 0
 
 
+def test_reviews_finished_before_the_wait_need_no_trigger(plan, reviewer):
+    result = started(plan)
+    review(reviewer)
+    sensor = ReviewsSensor(task_id="wait_for_reviews", plan=plan.to_xcom(), started=result)
+
+    assert sensor.execute(task_context()) == {"finished": 3, "failed": [NAMES["b.jpg"]]}
+
+
 def test_not_deferrable_means_reschedule_mode():
-    plan = plan_for("arn:unused")
-    assert ReviewsSensor(task_id="s", plan=plan, started=[], deferrable=False).mode == "reschedule"
-    assert ReviewsSensor(task_id="s", plan=plan, started=[]).deferrable
+    plan = make_plan().to_xcom()
+    assert ReviewsSensor(task_id="s", plan=plan, started={}, deferrable=False).mode == "reschedule"
+    assert ReviewsSensor(task_id="s", plan=plan, started={}).deferrable
 
 
-def test_the_scope_counts_started_and_reused_and_starts_before_the_earliest_loop():
-    started = [
-        {"batch": 0, "started": 2, "reused": 1, "earliest_created": "2026-11-25T10:00:05+00:00"},
-        {"batch": 1, "started": 0, "reused": 0, "earliest_created": None},
-        {"batch": 2, "started": 0, "reused": 4, "earliest_created": "2026-11-25T09:59:00+00:00"},
-    ]
+def test_execute_complete_returns_success_and_raises_the_rest():
+    waiting = ReviewsSensor(task_id="wait_for_reviews", plan=make_plan().to_xcom(), started={})
 
-    expected, scope = review_scope(plan_for("arn:flow"), started)
-
-    assert expected == 7
-    assert scope == {
-        "flow_definition_arn": "arn:flow",
-        "created_after": (datetime(2026, 11, 25, 9, 59, tzinfo=UTC) - CREATED_AFTER_MARGIN).isoformat(),
-        "name_prefix": human_loop_name_prefix(RUN_ID),
+    assert waiting.execute_complete({}, {"status": "success", "finished": 2, "failed": ["x"]}) == {
+        "finished": 2,
+        "failed": ["x"],
     }
+    with pytest.raises(AirflowSensorTimeout, match="2 pending: x, y"):
+        waiting.execute_complete(
+            {}, {"status": "timeout", "message": "... 2 pending: x, y", "pending": ["x", "y"]}
+        )
+    with pytest.raises(AirflowException, match="Waiting for the reviews failed: AccessDeniedException: no"):
+        waiting.execute_complete({}, {"status": "error", "message": "AccessDeniedException: no"})
+    with pytest.raises(AirflowException, match="event is None"):
+        waiting.execute_complete({}, None)
 
 
 # The trigger and the events it sends back
 
 
-def trigger_for(flow_definition: str, deadline: datetime, expected: int = 1) -> ReviewsTrigger:
+def trigger_for(plan, scope: dict, deadline: datetime, expected: int = 3) -> ReviewsTrigger:
     return ReviewsTrigger(
-        review_backend="a2i",
-        flow_definition_arn=flow_definition,
-        scope={
-            "flow_definition_arn": flow_definition,
-            "created_after": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
-            "name_prefix": human_loop_name_prefix(RUN_ID),
-        },
+        review=review_settings(plan.config),
+        connections=Connections(botocore_config=ONE_ATTEMPT).to_json(),
+        scope=scope,
         expected=expected,
         deadline=deadline.isoformat(),
-        poll_interval=0.1,
+        poll_interval=0.05,
     )
 
 
@@ -265,8 +258,13 @@ def first_event(trigger: ReviewsTrigger) -> dict:
     return asyncio.run(run()).payload
 
 
+def in_a_minute() -> datetime:
+    return datetime.now(UTC) + timedelta(minutes=1)
+
+
 def test_the_trigger_serializes_to_its_importable_path_and_back():
-    trigger = trigger_for("arn:flow", datetime(2026, 11, 25, tzinfo=UTC))
+    plan = make_plan()
+    trigger = trigger_for(plan, {"name_prefix": "p-"}, datetime(2026, 11, 25, tzinfo=UTC))
 
     classpath, kwargs = trigger.serialize()
 
@@ -275,43 +273,66 @@ def test_the_trigger_serializes_to_its_importable_path_and_back():
     json.dumps(kwargs)
 
 
-def test_the_trigger_reports_success_with_the_failed_loops(aws, flow_definition, reviewer):
-    started_results(aws, flow_definition, ["x.jpg"])
-    reviewer.fail(human_loop_name(RUN_ID, "x.jpg"))
+@pytest.mark.parametrize(
+    ("error", "status"), [("ThrottlingException", 429), ("InternalServerException", 500)]
+)
+def test_the_trigger_checks_again_after_a_passing_fault(aws, plan, reviewer, list_statuses, error, status):
+    scope = started(plan)["scope"]
+    review(reviewer)
+    inject_fault(aws, "ListHumanLoops", error, status=status, count=3)
 
-    event = first_event(trigger_for(flow_definition, datetime.now(UTC) + timedelta(minutes=1)))
+    event = first_event(trigger_for(plan, scope, in_a_minute()))
 
-    assert event == {"status": "success", "finished": 1, "failed": [human_loop_name(RUN_ID, "x.jpg")]}
+    assert event == {"status": "success", "finished": 3, "failed": [NAMES["b.jpg"]]}
+    assert list_statuses == [status] * 3 + [200]
 
 
-def test_the_trigger_turns_an_unexpected_error_into_an_error_event(aws):
-    missing_flow = "arn:aws:sagemaker:us-east-1:123456789012:flow-definition/deleted-flow"
+def test_the_trigger_times_out_when_the_fault_outlasts_its_deadline(aws, plan, list_statuses):
+    scope = started(plan)["scope"]
+    deadline = datetime.now(UTC) + timedelta(seconds=0.5)
+    inject_fault(aws, "ListHumanLoops", "ThrottlingException", count=1000)
 
-    event = first_event(trigger_for(missing_flow, datetime.now(UTC) + timedelta(minutes=1)))
+    event = first_event(trigger_for(plan, scope, deadline))
+
+    assert event == {
+        "status": "timeout",
+        "message": f"Reviews not finished by {deadline.isoformat()}: no check succeeded",
+        "pending": [],
+    }
+    assert len(list_statuses) > 1
+    assert set(list_statuses) == {429}
+
+
+def test_the_trigger_times_out_naming_the_loops_still_pending(plan, reviewer):
+    scope = started(plan)["scope"]
+    reviewer.answer(NAMES["a.jpg"], [CAR_DRAWN])
+
+    event = first_event(trigger_for(plan, scope, datetime.now(UTC) + timedelta(seconds=0.2)))
+
+    assert event["status"] == "timeout"
+    assert "1 of 3 review tasks finished (0 failed); 2 pending: " in event["message"]
+    assert sorted(event["pending"]) == sorted([NAMES["b.jpg"], NAMES["c.jpg"]])
+
+
+def test_the_trigger_fails_at_once_on_an_error_that_will_not_pass(aws, plan, list_statuses):
+    scope = started(plan)["scope"]
+    inject_fault(
+        aws, "ListHumanLoops", "AccessDeniedException", status=403, message="not authorized", count=1000
+    )
+
+    event = first_event(trigger_for(plan, scope, in_a_minute()))
+
+    assert event["status"] == "error"
+    assert event["message"].startswith("ClientError: An error occurred (AccessDeniedException) ")
+    assert event["message"].endswith(": not authorized")
+    assert list_statuses == [403]
+
+
+def test_the_trigger_fails_at_once_when_the_flow_definition_is_gone(aws, plan):
+    scope = {**started(plan)["scope"], "flow_definition_arn": plan.config.flow_definition_arn + "-deleted"}
+
+    event = first_event(trigger_for(plan, scope, in_a_minute()))
 
     assert event["status"] == "error"
     assert event["message"].startswith("ResourceNotFoundException: ")
-    assert "deleted-flow" in event["message"]
-
-
-def sensor(plan: dict) -> ReviewsSensor:
-    return ReviewsSensor(task_id="wait_for_reviews", plan=plan, started=[])
-
-
-def test_execute_complete_returns_success_and_raises_the_rest():
-    waiting = sensor(plan_for("arn:flow"))
-
-    assert waiting.execute_complete({}, {"status": "success", "finished": 2, "failed": ["x"]}) == {
-        "finished": 2,
-        "failed": ["x"],
-    }
-    with pytest.raises(AirflowSensorTimeout, match="2 pending: x, y"):
-        waiting.execute_complete(
-            {}, {"status": "timeout", "message": "... 2 pending: x, y", "pending": ["x", "y"]}
-        )
-    with pytest.raises(
-        AirflowException, match="Waiting for the reviews failed: ThrottlingException: slow down"
-    ):
-        waiting.execute_complete({}, {"status": "error", "message": "ThrottlingException: slow down"})
-    with pytest.raises(AirflowException, match="event is None"):
-        waiting.execute_complete({}, None)
+    assert "review-boxes-deleted" in event["message"]

@@ -1,192 +1,210 @@
-"""StartReviewsOperator in real DAG runs against the stand-in: one loop per image to review, however
-often the task runs, crashes or is retried."""
+"""StartReviewsOperator.execute against the stand-in: one human loop per image the gate sent to
+review, however often the task runs or is retried; rows carry their tickets; the scope it returns
+is what the wait for the reviews looks in."""
 
 from __future__ import annotations
 
-import json
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
+from support import (
+    ACCEPTED,
+    ACCOUNT_ID,
+    CAR,
+    CAR_DRAWN,
+    INPUT_PREFIX,
+    LABELS,
+    PERSON_MAYBE,
+    RUN_ID,
+    TO_REVIEW,
+    image_row,
+    loop_names,
+    loop_of,
+    make_plan,
+    read_shards,
+    stage_files,
+    task_context,
+    write_shards,
+)
 
-from hitl_detection.boxes import Box
-from hitl_detection.gating import GateDecision
-from hitl_detection.jsonl_store import read_jsonl, write_jsonl
-from hitl_detection.naming import human_loop_name
-from hitl_detection.operators.start_reviews import StartReviewsOperator
-from hitl_detection.run_layout import RunLayout
-from hitl_detection.work_rows import decision_row
+from hitl_detection.domain.a2i_task import build_input_content
+from hitl_detection.domain.naming import human_loop_name_prefix
+from hitl_detection.domain.review_tasks import ReviewTicket
+from hitl_detection.operators.start_reviews import CLOCK_MARGIN, StartReviewsOperator
+from hitl_detection.review.base import Connections
+from hitl_detection.review.factory import build_review_backend, review_settings
 from local_aws.stack import inject_fault
 
 pytestmark = pytest.mark.stack
 
-RUN_ID = "manual__2026-11-25T12:00:00+00:00"
-BUCKET = "hitl-results"
-LABELS = ["car", "person"]
-CAR = Box("car", 10, 20, 30, 40, 0.97)
-MAYBE_PERSON = Box("person", 100, 50, 20, 60, 0.41)
-TO_REVIEW = GateDecision(
-    kept=(CAR, MAYBE_PERSON),
-    accepted=(CAR,),
-    uncertain=(MAYBE_PERSON,),
-    needs_review=True,
-    reasons=("person 0.41",),
-)
-ACCEPTED = GateDecision(kept=(CAR,), accepted=(CAR,))
-
-
-def plan_for(flow_definition: str, review_backend: str = "a2i") -> dict:
-    layout = RunLayout.for_run(BUCKET, "runs/", RUN_ID)
-    return {
-        "run_id": RUN_ID,
-        "config": {
-            "labels": LABELS,
-            "review_backend": review_backend,
-            "flow_definition_arn": flow_definition,
-        },
-        "layout": {"bucket": layout.bucket, "folder": layout.folder},
-    }
-
-
-def write_decisions(s3_hook, plan: dict, batch: int, rows: list[tuple[str, GateDecision | None]]) -> None:
-    layout = RunLayout(**plan["layout"])
-    decision_rows = [
-        decision_row(
-            {
-                "image_key": key,
-                "image_s3_uri": f"s3://review-images/{key}",
-                "image_size": None if decision is None else {"width": 640, "height": 480},
-                "error": "the image is not a JPEG or PNG" if decision is None else None,
-            },
-            decision,
-        )
-        for key, decision in rows
-    ]
-    write_jsonl(s3_hook, layout.bucket, layout.batch_key("decisions", batch), decision_rows)
+TO_START = ("a.jpg", "d.jpg", "e.jpg")
 
 
 @pytest.fixture
-def s3_hook(aws):
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    hook = S3Hook(aws_conn_id="aws_default")
-    hook.create_bucket(BUCKET)
-    return hook
-
-
-DAG_SOURCE = """
-import json
-from datetime import datetime
-
-from airflow.sdk import DAG
-
-from hitl_detection.operators.start_reviews import StartReviewsOperator
-
-with DAG("test_start_reviews", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
-    StartReviewsOperator(task_id="start_reviews", batch=0, **json.loads(ARGUMENTS))
-"""
-
-
-@pytest.fixture
-def start_reviews_dag(dag_from_source):
-    def make(plan: dict, **operator_kwargs):
-        arguments = json.dumps({"plan": plan, **operator_kwargs})
-        return dag_from_source("test_start_reviews", f"ARGUMENTS = {arguments!r}\n{DAG_SOURCE}")
-
-    return make
-
-
-def loop_names(aws, flow_definition: str) -> list[str]:
-    a2i = aws.client("sagemaker-a2i-runtime")
-    pages = a2i.get_paginator("list_human_loops").paginate(FlowDefinitionArn=flow_definition)
-    return [loop["HumanLoopName"] for page in pages for loop in page["HumanLoopSummaries"]]
-
-
-def returned(dag_run) -> dict:
-    return dag_run.get_task_instance("start_reviews").xcom_pull(task_ids="start_reviews")
-
-
-def test_one_loop_per_image_to_review_and_none_more_when_run_again(
-    aws, flow_definition, s3_hook, reviewer, start_reviews_dag
-):
-    plan = plan_for(flow_definition)
-    write_decisions(
-        s3_hook, plan, 0, [("a.jpg", TO_REVIEW), ("b.jpg", ACCEPTED), ("c.jpg", None), ("d.jpg", TO_REVIEW)]
-    )
-    dag = start_reviews_dag(plan)
-
-    first = dag.test()
-
-    assert first.state == "success"
-    expected_names = [human_loop_name(RUN_ID, key) for key in ("a.jpg", "d.jpg")]
-    assert sorted(loop_names(aws, flow_definition)) == sorted(expected_names)
-    result = returned(first)
-    assert (result["batch"], result["started"], result["reused"]) == (0, 2, 0)
-    layout = RunLayout(**plan["layout"])
-    tickets = list(read_jsonl(s3_hook, layout.bucket, layout.batch_key("reviews", 0)))
-    assert [(row["image_key"], row["ticket"]["task_name"]) for row in tickets] == [
-        ("a.jpg", expected_names[0]),
-        ("d.jpg", expected_names[1]),
-    ]
-    assert result["earliest_created"] == min(row["ticket"]["created_at"] for row in tickets)
-    task = next(
-        loop["InputContent"] for loop in reviewer.loops() if loop["HumanLoopName"] == expected_names[0]
-    )
-    assert task["initialValue"] == [CAR.to_a2i()]
-    assert [hint["label"] for hint in task["uncertain"]] == ["person"]
-    assert task["labels"] == LABELS
-
-    again = dag.test()
-
-    assert again.state == "success"
-    assert (returned(again)["started"], returned(again)["reused"]) == (0, 2)
-    assert returned(again)["earliest_created"] == result["earliest_created"]
-    assert sorted(loop_names(aws, flow_definition)) == sorted(expected_names)
-
-
-def test_a_retry_after_a_crash_midway_starts_no_second_loop(
-    aws, flow_definition, s3_hook, on_botocore_event, start_reviews_dag
-):
-    plan = plan_for(flow_definition)
-    keys = [f"image-{number}.jpg" for number in range(5)]
-    write_decisions(s3_hook, plan, 0, [(key, TO_REVIEW) for key in keys])
-    started = []
-
-    def crash_after_two_loops(http_response, **_):
-        if http_response.status_code == 200:
-            started.append(1)
-            if len(started) == 2:  # StartHumanLoop now answers 500 until the retry budget is spent
-                inject_fault(aws, "StartHumanLoop", "InternalServerException", status=500, count=2)
-
-    on_botocore_event("after-call.sagemaker-a2i-runtime.StartHumanLoop", crash_after_two_loops)
-    dag = start_reviews_dag(
+def plan(flow_definition, bucket):
+    """A run whose detections are two shards: a to review, b accepted, c failed | d and e to review."""
+    plan = make_plan()
+    write_shards(
         plan,
-        retries=1,
-        retry_delay=0,
-        botocore_config={"retries": {"mode": "standard", "total_max_attempts": 2}},
+        "detections",
+        [
+            [
+                image_row("a.jpg", TO_REVIEW),
+                image_row("b.jpg", ACCEPTED),
+                image_row("c.jpg", error="ImageError: not a JPEG"),
+            ],
+            [image_row("d.jpg", TO_REVIEW), image_row("e.jpg", TO_REVIEW)],
+        ],
+    )
+    return plan
+
+
+def start_reviews(plan, run_after: datetime | None = None) -> dict:
+    operator = StartReviewsOperator(task_id="start_reviews", plan=plan.to_xcom())
+    now = datetime.now(UTC)
+    return operator.execute(task_context(dag_run=SimpleNamespace(run_after=run_after or now, start_date=now)))
+
+
+def test_one_loop_per_image_to_review_with_one_call_each_and_rows_carrying_tickets(
+    aws, plan, a2i_calls, reviewer
+):
+    result = start_reviews(plan)
+
+    assert (result["started"], result["reused"]) == (3, 0)
+    assert a2i_calls == {"StartHumanLoop": 3}
+    assert loop_names(aws.client("sagemaker-a2i-runtime"), plan.config.flow_definition_arn) == sorted(
+        loop_of(name) for name in TO_START
+    )
+    shards = read_shards(plan, "reviews")
+    tickets = {row.key.removeprefix(INPUT_PREFIX): row.ticket for rows in shards.values() for row in rows}
+    assert [len(rows) for rows in shards.values()] == [3, 2]
+    assert tickets["b.jpg"] is tickets["c.jpg"] is None
+    for name in TO_START:
+        arn = f"arn:aws:sagemaker:{aws.region}:{ACCOUNT_ID}:human-loop/{loop_of(name)}"
+        assert tickets[name] == ReviewTicket(loop_of(name), arn, reused=False)
+    detections = [row for rows in read_shards(plan, "detections").values() for row in rows]
+    assert [row.with_ticket(None) for rows in shards.values() for row in rows] == detections
+    [task] = [loop["InputContent"] for loop in reviewer.loops() if loop["HumanLoopName"] == loop_of("a.jpg")]
+    assert task["taskObject"] == image_row("a.jpg").s3_uri
+    assert task["labels"] == list(LABELS)
+    assert task["initialValue"] == [CAR.to_a2i()]
+    assert [hint["label"] for hint in task["uncertain"]] == [PERSON_MAYBE.label]
+
+
+def test_a_second_execute_after_the_shards_are_written_starts_nothing(aws, plan, a2i_calls):
+    first = start_reviews(plan)
+    written = read_shards(plan, "reviews")
+    a2i_calls.clear()
+
+    again = start_reviews(plan)
+
+    assert (again["started"], again["reused"]) == (0, 3)
+    assert again["scope"]["name_prefix"] == first["scope"]["name_prefix"]
+    assert sum(a2i_calls.values()) == 0
+    assert read_shards(plan, "reviews") == written
+    assert len(loop_names(aws.client("sagemaker-a2i-runtime"), plan.config.flow_definition_arn)) == 3
+
+
+def test_a_retry_finds_the_loops_an_earlier_try_started_for_a_shard_it_did_not_write(
+    aws, plan, a2i_calls, on_botocore_event
+):
+    reachable = [False]
+
+    def unreachable_for_e(params, **_):
+        if not reachable[0] and loop_of("e.jpg").encode() in params["body"]:
+            raise EndpointConnectionError(endpoint_url=aws.emulator_url)
+
+    on_botocore_event("before-call.sagemaker-a2i-runtime.StartHumanLoop", unreachable_for_e)
+    with pytest.raises(EndpointConnectionError):
+        start_reviews(plan)
+    a2i = aws.client("sagemaker-a2i-runtime")
+    assert loop_names(a2i, plan.config.flow_definition_arn) == sorted([loop_of("a.jpg"), loop_of("d.jpg")])
+    assert stage_files(plan).shards("reviews") == [0]
+    reachable[0] = True
+    a2i_calls.clear()
+
+    result = start_reviews(plan)
+
+    assert result["started"] + result["reused"] == 3
+    assert a2i_calls == {"StartHumanLoop": 2}  # d.jpg and e.jpg: shard 0 was written already
+    assert loop_names(a2i, plan.config.flow_definition_arn) == sorted(loop_of(name) for name in TO_START)
+    [d, e] = read_shards(plan, "reviews")[1]
+    assert d.ticket.name == loop_of("d.jpg")
+    assert d.ticket.handle == a2i.describe_human_loop(HumanLoopName=loop_of("d.jpg"))["HumanLoopArn"]
+    assert e.ticket.name == loop_of("e.jpg")
+
+
+def test_a_loop_an_earlier_try_started_with_other_input_is_reused_not_started_again(aws, plan, a2i_calls):
+    # What an earlier try sent for d.jpg before its detections were made again (by a cleared task).
+    earlier = build_input_content(image_row("d.jpg").s3_uri, [CAR], LABELS)
+    a2i = aws.client("sagemaker-a2i-runtime")
+    a2i.start_human_loop(
+        HumanLoopName=loop_of("d.jpg"),
+        FlowDefinitionArn=plan.config.flow_definition_arn,
+        HumanLoopInput={"InputContent": earlier},
+    )
+    a2i_calls.clear()
+
+    result = start_reviews(plan)
+
+    assert (result["started"], result["reused"]) == (2, 1)
+    assert a2i_calls == {"StartHumanLoop": 3, "DescribeHumanLoop": 1}
+    assert loop_names(a2i, plan.config.flow_definition_arn) == sorted(loop_of(name) for name in TO_START)
+    [d, e] = read_shards(plan, "reviews")[1]
+    assert (d.ticket.name, d.ticket.reused) == (loop_of("d.jpg"), True)
+    assert e.ticket.reused is False
+
+
+def test_a_burst_of_throttling_is_absorbed(aws, plan):
+    inject_fault(aws, "StartHumanLoop", "ThrottlingException", count=2)
+
+    result = start_reviews(plan)
+
+    assert (result["started"], result["reused"]) == (3, 0)
+    assert loop_names(aws.client("sagemaker-a2i-runtime"), plan.config.flow_definition_arn) == sorted(
+        loop_of(name) for name in TO_START
     )
 
-    dag_run = dag.test()
 
-    assert dag_run.state == "success"
-    task_instance = dag_run.get_task_instance("start_reviews")
-    assert task_instance.try_number == 2
-    assert (returned(dag_run)["started"], returned(dag_run)["reused"]) == (3, 2)
-    assert sorted(loop_names(aws, flow_definition)) == sorted(human_loop_name(RUN_ID, key) for key in keys)
+def test_the_returned_scope_is_where_the_backend_finds_the_loops(aws, plan, reviewer):
+    run_after = datetime.now(UTC)
+    result = start_reviews(plan, run_after=run_after)
+    backend = build_review_backend(review_settings(plan.config), Connections())
+
+    assert result["scope"] == {
+        "flow_definition_arn": plan.config.flow_definition_arn,
+        "name_prefix": human_loop_name_prefix(RUN_ID),
+        "created_after": (run_after - CLOCK_MARGIN).isoformat(),
+    }
+    waiting = backend.progress(result["scope"], expected=3)
+    assert (waiting.finished, sorted(waiting.pending), waiting.done) == (
+        0,
+        sorted(loop_of(name) for name in TO_START),
+        False,
+    )
+    reviewer.answer(loop_of("a.jpg"), [CAR_DRAWN])
+    assert backend.progress(result["scope"], expected=3).finished == 1
 
 
-def test_a_batch_with_nothing_to_review_starts_nothing(aws, flow_definition, s3_hook, a2i_calls):
-    plan = plan_for(flow_definition)
-    write_decisions(s3_hook, plan, 0, [("b.jpg", ACCEPTED), ("c.jpg", None)])
+def test_a_run_with_nothing_to_review_starts_nothing(aws, flow_definition, bucket, a2i_calls):
+    plan = make_plan()
+    rows = [image_row("b.jpg", ACCEPTED), image_row("c.jpg", error="ImageError: not a JPEG")]
+    write_shards(plan, "detections", [rows])
 
-    result = StartReviewsOperator(task_id="start_reviews", plan=plan, batch=0).execute({})
+    result = start_reviews(plan)
 
-    assert result == {"batch": 0, "started": 0, "reused": 0, "earliest_created": None}
+    assert (result["started"], result["reused"]) == (0, 0)
     assert sum(a2i_calls.values()) == 0
-    layout = RunLayout(**plan["layout"])
-    assert list(read_jsonl(s3_hook, layout.bucket, layout.batch_key("reviews", 0))) == []
+    assert read_shards(plan, "reviews") == {0: rows}
 
 
-def test_label_studio_is_refused_with_a_message_that_says_why(aws):
-    operator = StartReviewsOperator(task_id="start_reviews", plan=plan_for(None, "labelstudio"), batch=0)
+def test_a_run_made_for_a_later_time_still_finds_its_loops(aws, plan):
+    """A run due tomorrow (a test, a backfill) started its loops now: the scope starts before now."""
+    later = datetime.now(UTC) + timedelta(days=1)
+    result = start_reviews(plan, run_after=later)
+    backend = build_review_backend(review_settings(plan.config), Connections())
 
-    with pytest.raises(ValueError, match="review_backend 'labelstudio' is not available yet"):
-        operator.execute({})
+    assert datetime.fromisoformat(result["scope"]["created_after"]) < datetime.now(UTC)
+    assert len(backend.progress(result["scope"], expected=3).pending) == 3

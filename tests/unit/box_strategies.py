@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from hitl_detection.boxes import Box
+from hitl_detection.domain.boxes import Box
 
 LABELS = ("dog", "cat", "person", "bicycle")
 

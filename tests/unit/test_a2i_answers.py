@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from hitl_detection.a2i_answers import AnswerFormatError, ReviewerAnswer, parse_human_loop_output
-from hitl_detection.boxes import Box
+from hitl_detection.domain.a2i_answers import AnswerFormatError, ReviewerAnswer, parse_human_loop_output
+from hitl_detection.domain.boxes import Box
 
 
 def answer(boxes=None, worker="w-1", **extra):

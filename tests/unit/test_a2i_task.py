@@ -5,9 +5,14 @@ from box_strategies import LABELS, int_boxes, model_boxes
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hitl_detection import labels as labels_module
-from hitl_detection.a2i_task import MAX_INPUT_CONTENT_CHARS, MAX_LABELS, TaskInputError, build_input_content
-from hitl_detection.boxes import Box
+from hitl_detection.domain import labels as labels_module
+from hitl_detection.domain.a2i_task import (
+    MAX_INPUT_CONTENT_CHARS,
+    MAX_LABELS,
+    TaskInputError,
+    build_input_content,
+)
+from hitl_detection.domain.boxes import Box
 
 URI = "s3://images-bucket/incoming/dog.jpg"
 

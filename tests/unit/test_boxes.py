@@ -3,7 +3,7 @@ from box_strategies import int_boxes, model_boxes
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hitl_detection.boxes import Box, check_iou_threshold, iou, match_boxes
+from hitl_detection.domain.boxes import Box, check_iou_threshold, iou, match_boxes
 
 
 def test_edges_area_and_coords():

@@ -6,8 +6,8 @@ from box_strategies import int_boxes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hitl_detection.boxes import Box
-from hitl_detection.consolidation import consolidate_answers
+from hitl_detection.domain.boxes import Box
+from hitl_detection.domain.consolidation import consolidate_answers
 
 
 def human(label, left, top, width, height):

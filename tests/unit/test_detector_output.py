@@ -5,8 +5,8 @@ from box_strategies import label_names, scores
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hitl_detection.boxes import Box
-from hitl_detection.detector_output import DetectorOutputError, parse_detections
+from hitl_detection.domain.boxes import Box
+from hitl_detection.domain.detector_output import DetectorOutputError, parse_detections
 
 DOG = {"id": "dog", "score": 0.93, "left": 10, "top": 20, "right": 110, "bottom": 220}
 

@@ -1,5 +1,4 @@
 import copy
-import json
 import pickle
 
 import pytest
@@ -7,8 +6,8 @@ from box_strategies import LABELS, model_boxes, scores
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hitl_detection.boxes import Box
-from hitl_detection.gating import (
+from hitl_detection.domain.boxes import Box
+from hitl_detection.domain.gating import (
     GateDecision,
     GatePolicy,
     fraction_problem,
@@ -53,22 +52,6 @@ def test_policy_is_hashable_comparable_and_portable():
     assert hash(policy) == hash(same)
     assert pickle.loads(pickle.dumps(policy)) == policy
     assert copy.deepcopy(policy) == policy
-
-
-@given(
-    threshold=scores,
-    data=st.data(),
-)
-def test_to_dict_round_trips_through_json(threshold, data):
-    min_score = data.draw(st.floats(0, threshold))
-    labels = data.draw(st.none() | st.lists(st.sampled_from(LABELS), min_size=1, unique=True).map(tuple))
-    overrides = data.draw(st.dictionaries(st.sampled_from(labels or LABELS), st.floats(min_score, 1)))
-    policy = GatePolicy(threshold=threshold, min_score=min_score, class_thresholds=overrides, labels=labels)
-    assert GatePolicy.from_dict(json.loads(json.dumps(policy.to_dict()))) == policy
-
-
-def test_from_dict_fills_defaults():
-    assert GatePolicy.from_dict({"class_thresholds": None}) == GatePolicy()
 
 
 @pytest.mark.parametrize(

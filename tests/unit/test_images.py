@@ -7,9 +7,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from hitl_detection.images import (
+from hitl_detection.domain.images import (
     IMAGE_CONTENT_TYPES,
+    MAX_REALTIME_PAYLOAD_BYTES,
     ImageError,
+    check_payload_size,
     content_type_for,
     image_size,
     is_image_key,
@@ -215,3 +217,9 @@ def test_every_truncated_header_is_an_image_error(data):
     cut = data.draw(st.integers(0, header_end - 1))
     with pytest.raises(ImageError):
         image_size(whole[:cut], content_type)
+
+
+def test_an_image_over_the_real_time_request_limit_is_refused_naming_the_limit():
+    check_payload_size(b"x" * MAX_REALTIME_PAYLOAD_BYTES)
+    with pytest.raises(ImageError, match=r"6,291,457 bytes, above the 6,291,456-byte \(6 MB\) request limit"):
+        check_payload_size(b"x" * (MAX_REALTIME_PAYLOAD_BYTES + 1))

@@ -1,6 +1,6 @@
 import pytest
 
-from hitl_detection.labels import MAX_LABELS, label_problems
+from hitl_detection.domain.labels import MAX_LABELS, label_problems
 
 
 @pytest.mark.parametrize("labels", [["dog"], ("dog", "cat"), [f"class {i}" for i in range(MAX_LABELS)]])

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hitl_detection.naming import (
+from hitl_detection.domain.naming import (
     HUMAN_LOOP_NAME_PATTERN,
     SAGEMAKER_NAME_PATTERN,
     DeploymentNames,

@@ -1,14 +1,13 @@
-import itertools
 import json
 
 import pytest
 from box_strategies import int_boxes, model_boxes
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from hitl_detection.boxes import Box
-from hitl_detection.gating import GatePolicy, gate_detections
-from hitl_detection.records import (
+from hitl_detection.domain.boxes import Box
+from hitl_detection.domain.gating import GatePolicy, gate_detections
+from hitl_detection.domain.records import (
     STATUSES,
     BoxChanges,
     SummaryBuilder,
@@ -235,26 +234,6 @@ def test_summary_rejects_unknown_status():
         ValueError, match=r"record for s3://b/x.jpg has status 'done', not one of \('accepted'"
     ):
         SummaryBuilder().add({"image_s3_uri": "s3://b/x.jpg", "status": "done"})
-
-
-record_indexes = st.lists(st.integers(0, 4), max_size=40)
-
-
-@settings(max_examples=40)
-@given(record_indexes, st.lists(st.integers(0, 40), max_size=4))
-def test_batch_summaries_add_up_to_the_run_summary(indexes, cuts):
-    records = [some_records()[index] for index in indexes]
-    whole = SummaryBuilder()
-    for record in records:
-        whole.add(record)
-    bounds = [0, *sorted(min(cut, len(records)) for cut in cuts), len(records)]
-    merged = SummaryBuilder()
-    for start, end in itertools.pairwise(bounds):
-        batch = SummaryBuilder()
-        for record in records[start:end]:
-            batch.add(record)
-        merged.add_summary(json.loads(json.dumps(batch.to_dict())))
-    assert merged.to_dict() == whole.to_dict()
 
 
 def test_format_summary():

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hitl_detection.gating import GatePolicy
-from hitl_detection.run_config import ParamsError, RunConfig
+from hitl_detection.domain.gating import GatePolicy
+from hitl_detection.domain.run_config import ParamsError, RunConfig
 
 MODEL_PACKAGE = (
     "arn:aws:sagemaker:us-east-1:865070037744:model-package/"
@@ -27,6 +27,7 @@ PARAMS = {
     "endpoint_name": None,
     "review_backend": "a2i",
     "flow_definition_arn": FLOW,
+    "label_studio_project_id": None,
     "max_images": None,
 }
 PARAM_NAMES = set(PARAMS)
@@ -97,9 +98,16 @@ def test_blank_strings_count_as_null_and_values_are_stripped():
     assert config.model_package_arn == MODEL_PACKAGE
 
 
-def test_label_studio_needs_no_flow_definition():
-    config = RunConfig.from_params({**PARAMS, "review_backend": "labelstudio", "flow_definition_arn": None})
-    assert config.flow_definition_arn is None
+def test_label_studio_needs_a_project_and_no_flow_definition():
+    config = RunConfig.from_params(
+        {**PARAMS, "review_backend": "labelstudio", "flow_definition_arn": None, "label_studio_project_id": 7}
+    )
+    assert (config.flow_definition_arn, config.label_studio_project_id) == (None, 7)
+
+
+def test_an_a2i_run_keeps_a_label_studio_project_it_does_not_use():
+    assert RunConfig.from_params({**PARAMS, "label_studio_project_id": 7}).label_studio_project_id == 7
+    assert RunConfig.from_params(PARAMS).label_studio_project_id is None
 
 
 @pytest.mark.parametrize(
@@ -175,6 +183,16 @@ def test_accepts(name, value):
             {"flow_definition_arn": FLOW.replace("hitl-detection", "Upper")},
             f"flow_definition_arn '{FLOW.replace('hitl-detection', 'Upper')}' is not a flow definition ARN",
         ),
+        (
+            {"review_backend": "labelstudio", "label_studio_project_id": ...},
+            'label_studio_project_id is required when review_backend is "labelstudio"; expected the id of '
+            "a Label Studio project (made by review_workflow_setup)",
+        ),
+        ({"label_studio_project_id": 0}, "label_studio_project_id 0 is below 1"),
+        (
+            {"label_studio_project_id": "12"},
+            "label_studio_project_id '12' is not an integer; expected an integer >= 1 or null",
+        ),
         ({"max_images": 0}, "max_images 0 is below 1"),
         ({"max_images": 2.5}, "max_images 2.5 is not an integer; expected an integer >= 1 or null"),
     ],
@@ -233,8 +251,11 @@ def test_params_error_is_a_value_error_with_problems():
     endpoint=st.none() | st.just("existing-endpoint"),
     max_images=st.none() | st.integers(1, 10_000),
     backend=st.sampled_from(["a2i", "labelstudio"]),
+    project=st.integers(1, 10**9),
 )
-def test_to_dict_round_trips_through_json(threshold, min_score, labels, endpoint, max_images, backend):
+def test_to_params_gives_the_same_config_back_through_json(
+    threshold, min_score, labels, endpoint, max_images, backend, project
+):
     params = {
         **PARAMS,
         "threshold": threshold,
@@ -244,13 +265,7 @@ def test_to_dict_round_trips_through_json(threshold, min_score, labels, endpoint
         "endpoint_name": endpoint,
         "max_images": max_images,
         "review_backend": backend,
+        "label_studio_project_id": project,
     }
     config = RunConfig.from_params(params)
-    assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
-
-
-def test_from_dict_names_missing_fields():
-    data = RunConfig.from_params(PARAMS).to_dict()
-    del data["policy"], data["max_images"]
-    with pytest.raises(ValueError, match="run config lacks policy, max_images; expected the output of"):
-        RunConfig.from_dict(data)
+    assert RunConfig.from_params(json.loads(json.dumps(config.to_params()))) == config

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hitl_detection.s3_uri import S3UriError, bucket_problem, join_key, join_s3_uri, parse_s3_uri
+from hitl_detection.domain.s3_uri import S3UriError, bucket_problem, join_s3_uri, parse_s3_uri
 
 
 @pytest.mark.parametrize(
@@ -60,19 +60,6 @@ def test_join_s3_uri():
     assert join_s3_uri("bucket", "") == "s3://bucket/"
     with pytest.raises(S3UriError, match="bucket name 'B' has 1 characters"):
         join_s3_uri("B", "x")
-
-
-@pytest.mark.parametrize(
-    ("prefix", "names", "expected"),
-    [
-        ("", ("results.jsonl",), "results.jsonl"),
-        ("out/", ("run", "results.jsonl"), "out/run/results.jsonl"),
-        ("out", ("run", "summary.json"), "out/run/summary.json"),
-        ("out/", (), "out/"),
-    ],
-)
-def test_join_key(prefix, names, expected):
-    assert join_key(prefix, *names) == expected
 
 
 buckets = st.from_regex(r"[a-z0-9][a-z0-9-]{1,40}[a-z0-9]", fullmatch=True)

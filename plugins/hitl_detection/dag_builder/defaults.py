@@ -24,6 +24,11 @@ def default_args() -> dict[str, Any]:
     }
 
 
+def setting_int(name: str, fallback: int) -> int:
+    """A whole number from the [hitl_detection] section."""
+    return conf.getint(CONF_SECTION, name, fallback=fallback)
+
+
 def setting_seconds(name: str, fallback: int) -> timedelta:
     """A duration from the [hitl_detection] section, in seconds."""
-    return timedelta(seconds=conf.getint(CONF_SECTION, name, fallback=fallback))
+    return timedelta(seconds=setting_int(name, fallback))

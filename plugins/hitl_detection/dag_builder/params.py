@@ -89,11 +89,24 @@ def detect_and_review_params(**defaults: Any) -> dict[str, Param]:
             type=_NULLABLE_STRING,
             description="Reuse this InService endpoint: then nothing is deployed or deleted.",
         ),
-        "review_backend": Param(default("review_backend", "a2i"), type="string", enum=["a2i", "labelstudio"]),
+        "review_backend": Param(
+            default("review_backend", "a2i"),
+            type="string",
+            enum=["a2i", "labelstudio"],
+            description="Who reviews: Amazon A2I human loops, or tasks in a self-hosted Label Studio.",
+        ),
         "flow_definition_arn": Param(
             default("flow_definition_arn", None),
             type=_NULLABLE_STRING,
-            description="The A2I flow definition (made by the review_workflow_setup DAG).",
+            description="A2I: the flow definition (made by the review_workflow_setup DAG).",
+        ),
+        "label_studio_project_id": Param(
+            default("label_studio_project_id", None),
+            type=["null", "integer"],
+            minimum=1,
+            title="Label Studio project id",
+            description="Label Studio: the project reviews go to (made by the review_workflow_setup DAG "
+            "with review_backend labelstudio), on the connection label_studio_default.",
         ),
         "max_images": Param(
             default("max_images", None),

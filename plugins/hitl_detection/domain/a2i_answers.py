@@ -9,26 +9,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from hitl_detection.boxes import Box
-from hitl_detection.json_text import load_json
+from hitl_detection.domain.boxes import Box
+from hitl_detection.domain.json_text import load_json
+from hitl_detection.domain.review_tasks import ReviewerAnswer
 
 
 class AnswerFormatError(ValueError):
     """output.json does not have the shape A2I writes for a crowd-bounding-box task."""
-
-
-@dataclass(frozen=True)
-class ReviewerAnswer:
-    """One worker's boxes (source "human", no score), with the image size the worker saw."""
-
-    worker_id: str
-    boxes: tuple[Box, ...]
-    image_size: tuple[int, int] | None
-    submission_time: str | None
-    time_spent_seconds: float | None
 
 
 def parse_human_loop_output(

@@ -10,9 +10,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from hitl_detection.boxes import Box
-from hitl_detection.labels import MAX_LABELS, label_problems
-from hitl_detection.s3_uri import S3UriError, parse_s3_uri
+from hitl_detection.domain.boxes import Box
+from hitl_detection.domain.labels import MAX_LABELS, label_problems
+from hitl_detection.domain.s3_uri import S3UriError, parse_s3_uri
 
 __all__ = ["MAX_INPUT_CONTENT_CHARS", "MAX_LABELS", "TaskInputError", "build_input_content"]
 

@@ -21,7 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 
-from hitl_detection.boxes import Box, check_iou_threshold, match_boxes
+from hitl_detection.domain.boxes import Box, check_iou_threshold, match_boxes
 
 DEFAULT_IOU_THRESHOLD = 0.5
 

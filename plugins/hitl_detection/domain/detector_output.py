@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from hitl_detection.boxes import Box
-from hitl_detection.json_text import load_json
+from hitl_detection.domain.boxes import Box
+from hitl_detection.domain.json_text import load_json
 
 DETECTION_FIELDS = ("id", "score", "left", "top", "right", "bottom")
 # The container clips boxes to the image; allow rounding to land a pixel outside.

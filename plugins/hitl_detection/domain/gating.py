@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hitl_detection.boxes import Box
-from hitl_detection.labels import label_problems
+from hitl_detection.domain.boxes import Box
+from hitl_detection.domain.labels import label_problems
 
 DEFAULT_THRESHOLD = 0.9
 DEFAULT_MIN_SCORE = 0.2
@@ -90,25 +90,6 @@ class GatePolicy:
 
     def threshold_for(self, label: str) -> float:
         return self.class_thresholds.get(label, self.threshold)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form, for XCom and result files."""
-        return {
-            "threshold": self.threshold,
-            "min_score": self.min_score,
-            "class_thresholds": dict(self.class_thresholds),
-            "labels": None if self.labels is None else list(self.labels),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GatePolicy:
-        labels = data.get("labels")
-        return cls(
-            threshold=data.get("threshold", DEFAULT_THRESHOLD),
-            min_score=data.get("min_score", DEFAULT_MIN_SCORE),
-            class_thresholds=data.get("class_thresholds") or {},
-            labels=None if labels is None else tuple(labels),
-        )
 
 
 @dataclass(frozen=True)

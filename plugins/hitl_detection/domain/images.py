@@ -11,6 +11,8 @@ import struct
 import zlib
 
 IMAGE_CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+# InvokeEndpoint on a real-time endpoint takes a request body of at most 6 MB.
+MAX_REALTIME_PAYLOAD_BYTES = 6 * 1024 * 1024
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_SOI = b"\xff\xd8"
@@ -37,6 +39,15 @@ def content_type_for(key: str) -> str | None:
 
 def is_image_key(key: str) -> bool:
     return content_type_for(key) is not None
+
+
+def check_payload_size(data: bytes) -> None:
+    """An image larger than a real-time endpoint takes fails as itself, before it is sent."""
+    if len(data) > MAX_REALTIME_PAYLOAD_BYTES:
+        raise ImageError(
+            f"the image has {len(data):,} bytes, above the {MAX_REALTIME_PAYLOAD_BYTES:,}-byte (6 MB) "
+            "request limit of a real-time SageMaker endpoint"
+        )
 
 
 def image_size(data: bytes, content_type: str) -> tuple[int, int]:

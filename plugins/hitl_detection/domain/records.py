@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from hitl_detection.boxes import Box, match_boxes
-from hitl_detection.gating import GateDecision
+from hitl_detection.domain.boxes import Box, match_boxes
+from hitl_detection.domain.gating import GateDecision
 
 STATUSES = ("accepted", "reviewed", "review_failed", "error")
 CHANGE_KINDS = ("added", "removed", "moved")
@@ -176,23 +176,6 @@ class SummaryBuilder:
         self._dropped_other_label += record.get("dropped_other_label", 0)
         if record.get("error"):
             self._add_errors([{"image_s3_uri": record["image_s3_uri"], "error": record["error"]}])
-
-    def add_summary(self, summary: Mapping[str, Any]) -> None:
-        """Fold in another builder's `to_dict()`, e.g. one per batch."""
-        self._images += summary["images"]
-        for status, count in summary["by_status"].items():
-            self._by_status[status] = self._by_status.get(status, 0) + count
-        self._boxes += summary["boxes"]
-        for source, count in summary["boxes_by_source"].items():
-            self._boxes_by_source[source] = self._boxes_by_source.get(source, 0) + count
-        for label, counts in summary["per_label"].items():
-            mine = self._label(label)
-            for kind, count in counts.items():
-                mine[kind] = mine.get(kind, 0) + count
-        for kind, count in summary["human_changes"].items():
-            self._human_changes[kind] = self._human_changes.get(kind, 0) + count
-        self._dropped_other_label += summary["dropped_other_label"]
-        self._add_errors(summary["errors"])
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hitl_detection.gating import DEFAULT_MIN_SCORE, DEFAULT_THRESHOLD, GatePolicy, policy_problems
-from hitl_detection.naming import SAGEMAKER_NAME_PATTERN
-from hitl_detection.s3_uri import S3UriError, join_s3_uri, parse_s3_uri
+from hitl_detection.domain.gating import DEFAULT_MIN_SCORE, DEFAULT_THRESHOLD, GatePolicy, policy_problems
+from hitl_detection.domain.naming import SAGEMAKER_NAME_PATTERN
+from hitl_detection.domain.s3_uri import S3UriError, join_s3_uri, parse_s3_uri
 
 REVIEW_BACKENDS = ("a2i", "labelstudio")
 DEFAULT_INSTANCE_TYPE = "ml.m4.xlarge"
@@ -42,6 +42,7 @@ _EXPECTED_FLOW_DEFINITION = (
     "a flow definition ARN (arn:aws:sagemaker:<region>:<12-digit account>:flow-definition/<name>)"
 )
 _EXPECTED_ENDPOINT = "a SageMaker endpoint name (letters, digits and inner hyphens, at most 63)"
+_EXPECTED_PROJECT = "the id of a Label Studio project (made by review_workflow_setup)"
 
 
 class ParamsError(ValueError):
@@ -71,6 +72,7 @@ class RunConfig:
     review_backend: str
     flow_definition_arn: str | None
     max_images: int | None
+    label_studio_project_id: int | None = None
 
     @property
     def input_s3_uri(self) -> str:
@@ -143,6 +145,12 @@ class RunConfig:
             problems,
             required_reason='when review_backend is "a2i"' if review_backend == "a2i" else None,
         )
+        if params.get("label_studio_project_id") is None and review_backend == "labelstudio":
+            problems.append(
+                'label_studio_project_id is required when review_backend is "labelstudio"; '
+                f"expected {_EXPECTED_PROJECT}"
+            )
+        label_studio_project_id = _integer(params, "label_studio_project_id", None, problems, nullable=True)
         max_images = _integer(params, "max_images", None, problems, nullable=True)
 
         if problems:
@@ -165,16 +173,20 @@ class RunConfig:
             review_backend=review_backend,
             flow_definition_arn=flow_definition_arn,
             max_images=max_images,
+            label_studio_project_id=label_studio_project_id,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form, so the checked config can travel through XCom."""
+    def to_params(self) -> dict[str, Any]:
+        """The checked config as the run's conf keys: `from_params` of it gives this config back.
+
+        That makes the params the config's one serialised form (for XCom and summary.json).
+        """
         return {
-            "input_bucket": self.input_bucket,
-            "input_prefix": self.input_prefix,
-            "output_bucket": self.output_bucket,
-            "output_prefix": self.output_prefix,
-            "policy": self.policy.to_dict(),
+            "input_s3_uri": self.input_s3_uri,
+            "output_s3_uri": self.output_s3_uri,
+            "threshold": self.policy.threshold,
+            "min_score": self.policy.min_score,
+            "class_thresholds": dict(self.policy.class_thresholds),
             "labels": list(self.labels),
             "model_package_arn": self.model_package_arn,
             "instance_type": self.instance_type,
@@ -183,21 +195,9 @@ class RunConfig:
             "endpoint_name": self.endpoint_name,
             "review_backend": self.review_backend,
             "flow_definition_arn": self.flow_definition_arn,
+            "label_studio_project_id": self.label_studio_project_id,
             "max_images": self.max_images,
         }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
-        """The inverse of `to_dict`."""
-        missing = [name for name in cls.__dataclass_fields__ if name not in data]
-        if missing:
-            raise ValueError(
-                f"run config lacks {', '.join(missing)}; expected the output of RunConfig.to_dict()"
-            )
-        fields = {name: data[name] for name in cls.__dataclass_fields__}
-        fields["policy"] = GatePolicy.from_dict(data["policy"])
-        fields["labels"] = tuple(data["labels"])
-        return cls(**fields)
 
 
 def _location(params: Mapping[str, Any], name: str, problems: list[str]) -> tuple[str, str] | None:

@@ -63,10 +63,3 @@ def join_s3_uri(bucket: str, key: str) -> str:
     if problem:
         raise S3UriError(problem)
     return f"{S3_SCHEME}{bucket}/{key}"
-
-
-def join_key(prefix: str, *names: str) -> str:
-    """A key under `prefix` ('' or ending with '/'), e.g. join_key("out/", run, "summary.json")."""
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
-    return prefix + "/".join(names)

@@ -13,6 +13,8 @@ from botocore.config import Config
 # exponential backoff (1 s base for throttling, at most 20 s a wait); 10 retries after the first
 # try is about a minute of patience per call before the error reaches the task.
 DEFAULT_RETRIES = {"mode": "standard", "max_attempts": 10}
+# Room for the review backend's parallel calls (botocore keeps 10 connections by default).
+MAX_POOL_CONNECTIONS = 32
 LIST_PAGE_SIZE = 100  # the most ListHumanLoops returns in one call
 
 
@@ -29,8 +31,10 @@ class A2IRuntimeHook(AwsBaseHook):
 
     @property
     def config(self) -> Config:
-        """The connection's (or hook's) botocore config; DEFAULT_RETRIES unless it sets `retries`."""
-        return Config(retries=DEFAULT_RETRIES).merge(super().config)
+        """The connection's (or hook's) botocore config over DEFAULT_RETRIES and MAX_POOL_CONNECTIONS."""
+        return Config(retries=DEFAULT_RETRIES, max_pool_connections=MAX_POOL_CONNECTIONS).merge(
+            super().config
+        )
 
     def start_human_loop(self, name: str, flow_definition_arn: str, input_content: str) -> str:
         """Start a loop and return its ARN."""

@@ -3,13 +3,15 @@
 A run given an `endpoint_name` reuses that endpoint. Its setup tasks must still succeed rather
 than skip: Airflow skips every task in the scope of a skipped setup, detection included.
 
-Names are deterministic per run, so a model or endpoint config with the run's name was created
-by an earlier try of this run: a retry reuses it, where the provider's operator would fail with
-"Cannot create already existing". (The endpoint operator itself turns that into an update.)
+Names are deterministic per run, so a model, endpoint config or endpoint with the run's name was
+created by an earlier try of this run: a retry reuses it, where the provider's operator would
+fail with "Cannot create already existing" (or, for an endpoint, send an UpdateEndpoint).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.amazon.aws.operators.sagemaker import (
@@ -17,39 +19,60 @@ from airflow.providers.amazon.aws.operators.sagemaker import (
     SageMakerEndpointOperator,
     SageMakerModelOperator,
 )
+from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowException
 from botocore.exceptions import ClientError
 
-from hitl_detection.hooks.sagemaker_errors import is_not_found
+from hitl_detection.domain.run_plan import Deployment, RunPlan
+from hitl_detection.hooks.aws_errors import is_not_found
+from hitl_detection.triggers.endpoint import EndpointInServiceTrigger, endpoint_state
+
+# Longer than SageMaker takes to bring an endpoint up (5-10 minutes), short of a stuck one.
+ENDPOINT_DEADLINE = timedelta(minutes=45)
 
 
-class _DeployUnlessReused(BaseOperator):
-    """Run the provider operator only when `deploy` is true; otherwise log and do nothing.
+class _DeployStep(BaseOperator):
+    """Build the provider operator's request from the plan, and send it only when the run deploys
+    and no earlier try of the run created the resource already.
 
     A BaseOperator itself so that Airflow wraps its __init__ like every operator's.
     """
 
-    def __init__(self, *, deploy: bool, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.deploy = deploy
+    kind: str
+    request: Callable[[Deployment], dict[str, Any]]
+
+    def __init__(self, *, plan: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(config={}, **kwargs)
+        self.plan = plan
 
     def execute(self, context: Context) -> Any:
-        if not self.deploy:
-            self.log.info("The run reuses an endpoint: %s deploys nothing.", self.task_id)
+        deployment = RunPlan.from_xcom(self.plan).deployment
+        if not deployment.deploys:
+            self.log.info(
+                "The run reuses endpoint %s: %s deploys nothing.", deployment.endpoint_name, self.task_id
+            )
             return None
-        found = self._found_from_earlier_try()
-        if found:
-            self.log.info("The %s exists from an earlier try of this run: reused.", found)
-            return None
-        return super().execute(context)
+        self.config = type(self).request(deployment)
+        name = self._name()
+        if self._exists(name):
+            self.log.info("The %s %s exists from an earlier try of this run: reused.", self.kind, name)
+        else:
+            super().execute(context)
+        return self._ready(context, name)
 
-    def _found_from_earlier_try(self) -> str | None:
-        """What this step creates, named, when an earlier try created it already; else None."""
-        return None
+    def _name(self) -> str:
+        raise NotImplementedError
 
-    def _exists(self, describe) -> bool:
+    def _describe(self, name: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _ready(self, context: Context, name: str) -> dict[str, str]:
+        return {self.kind: name}
+
+    def _exists(self, name: str) -> bool:
         try:
-            describe()
+            self._describe(name)
         except ClientError as error:
             if is_not_found(error):
                 return False
@@ -57,25 +80,70 @@ class _DeployUnlessReused(BaseOperator):
         return True
 
 
-class DeployModelOperator(_DeployUnlessReused, SageMakerModelOperator):
-    template_fields = (*SageMakerModelOperator.template_fields, "deploy")
+class DeployModelOperator(_DeployStep, SageMakerModelOperator):
+    kind = "model"
+    request = Deployment.model_request
+    template_fields = (*SageMakerModelOperator.template_fields, "plan")
 
-    def _found_from_earlier_try(self) -> str | None:
-        name = self.config["ModelName"]
-        return f"model {name}" if self._exists(lambda: self.hook.describe_model(name)) else None
+    def _name(self) -> str:
+        return self.config["ModelName"]
+
+    def _describe(self, name: str) -> dict[str, Any]:
+        return self.hook.describe_model(name)
 
 
-class DeployEndpointConfigOperator(_DeployUnlessReused, SageMakerEndpointConfigOperator):
-    template_fields = (*SageMakerEndpointConfigOperator.template_fields, "deploy")
+class DeployEndpointConfigOperator(_DeployStep, SageMakerEndpointConfigOperator):
+    kind = "endpoint config"
+    request = Deployment.endpoint_config_request
+    template_fields = (*SageMakerEndpointConfigOperator.template_fields, "plan")
 
-    def _found_from_earlier_try(self) -> str | None:
-        name = self.config["EndpointConfigName"]
-        return (
-            f"endpoint config {name}"
-            if self._exists(lambda: self.hook.describe_endpoint_config(name))
-            else None
+    def _name(self) -> str:
+        return self.config["EndpointConfigName"]
+
+    def _describe(self, name: str) -> dict[str, Any]:
+        return self.hook.describe_endpoint_config(name)
+
+
+class DeployEndpointOperator(_DeployStep, SageMakerEndpointOperator):
+    """Create the endpoint, then wait for InService in the triggerer (no worker slot held)."""
+
+    kind = "endpoint"
+    request = Deployment.endpoint_request
+    template_fields = (*SageMakerEndpointOperator.template_fields, "plan")
+
+    def __init__(self, *, check_interval: float = 30, **kwargs: Any) -> None:
+        super().__init__(wait_for_completion=False, deferrable=False, check_interval=check_interval, **kwargs)
+
+    def _name(self) -> str:
+        return self.config["EndpointName"]
+
+    def _describe(self, name: str) -> dict[str, Any]:
+        return self.hook.describe_endpoint(name)
+
+    def _ready(self, context: Context, name: str) -> dict[str, str]:
+        state, problem = endpoint_state(self.hook.describe_endpoint(name))
+        if state == "ready":
+            self.log.info("Endpoint %s is InService.", name)
+            return {self.kind: name}
+        if state == "failed":
+            raise AirflowException(problem)
+        self.defer(
+            trigger=EndpointInServiceTrigger(
+                endpoint_name=name,
+                deadline=(datetime.now(UTC) + ENDPOINT_DEADLINE).isoformat(),
+                poll_interval=self.check_interval,
+                aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
+                verify=self.verify,
+                botocore_config=self.botocore_config,
+            ),
+            method_name="execute_complete",
+            timeout=ENDPOINT_DEADLINE + timedelta(minutes=5),
         )
 
-
-class DeployEndpointOperator(_DeployUnlessReused, SageMakerEndpointOperator):
-    template_fields = (*SageMakerEndpointOperator.template_fields, "deploy")
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, str]:
+        event = validate_execute_complete_event(event)
+        if event["status"] != "success":
+            raise AirflowException(event["message"])
+        self.log.info("Endpoint %s is InService.", event["endpoint_name"])
+        return {self.kind: event["endpoint_name"]}

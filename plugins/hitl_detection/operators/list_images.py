@@ -1,85 +1,91 @@
-"""List a run's images and split them into batches, before anything is deployed."""
+"""List a run's images into shard files, before anything is deployed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk import Context
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from hitl_detection.images import is_image_key
-from hitl_detection.jsonl_store import write_jsonl
-from hitl_detection.run_layout import RunLayout
-from hitl_detection.s3_uri import join_s3_uri
-from hitl_detection.work_rows import image_row
+from hitl_detection.domain.images import is_image_key
+from hitl_detection.domain.run_plan import SHARD_SIZE
+from hitl_detection.domain.s3_uri import join_s3_uri
+from hitl_detection.domain.stage_rows import ImageRow
+from hitl_detection.domain.streams import chunked
+from hitl_detection.operators.base import RunOperator
 
-DEFAULT_BATCH_SIZE = 25
 
+class ListImagesOperator(RunOperator):
+    """Write the run's images, in key order, as shard files; return `{"images": n, "shards": k}`.
 
-class ListImagesOperator(AwsBaseOperator[S3Hook]):
-    """Write the run's images, in key order, as batch files; return the batch numbers.
-
-    The number of downstream task instances grows with images / batch_size, never with images.
     With `modified_after`/`modified_before` (a scheduled run's data interval) only the images
     that arrived in that interval are taken, so consecutive runs never take an image twice; an
-    interval with no new image gives no batch, and the run's work is skipped. For a run
-    triggered by hand, an empty prefix is an error, raised before an endpoint is paid for.
+    interval with no new image skips this task, and with it the rest of the run: nothing is
+    deployed. For a run triggered by hand, an empty prefix is an error, raised before an endpoint
+    is paid for.
     """
 
-    aws_hook_class = S3Hook
     template_fields: Sequence[str] = aws_template_fields("plan", "modified_after", "modified_before")
 
     def __init__(
         self,
         *,
-        plan: Mapping[str, Any],
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        modified_after: datetime | None = None,
-        modified_before: datetime | None = None,
+        modified_after: datetime | str | None = None,
+        modified_before: datetime | str | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        if batch_size < 1:
-            raise ValueError(f"batch_size {batch_size} is below 1")
-        self.plan = plan
-        self.batch_size = batch_size
         self.modified_after = modified_after
         self.modified_before = modified_before
 
-    def execute(self, context: Context) -> list[int]:
-        config = self.plan["config"]
-        layout = RunLayout(**self.plan["layout"])
-        source = join_s3_uri(config["input_bucket"], config["input_prefix"])
-        batch: list[dict] = []
-        batches = images = 0
-        for key in self._image_keys(config["input_bucket"], config["input_prefix"], config["max_images"]):
-            batch.append(image_row(key, join_s3_uri(config["input_bucket"], key)))
-            images += 1
-            if len(batch) == self.batch_size:
-                write_jsonl(self.hook, layout.bucket, layout.batch_key("images", batches), batch)
-                batches, batch = batches + 1, []
-        if batch:
-            write_jsonl(self.hook, layout.bucket, layout.batch_key("images", batches), batch)
-            batches += 1
+    def execute(self, context: Context) -> dict[str, int]:
+        config = self.run_plan.config
+        source = config.input_s3_uri
+        rows = (
+            ImageRow(key=key, s3_uri=join_s3_uri(config.input_bucket, key))
+            for key in self._image_keys(config.input_bucket, config.input_prefix, config.max_images)
+        )
+        files = self.stage_files
+        earlier = set(files.shards("images"))
+        images = shards = 0
+        changed: set[int] = set()
+        for shard, chunk in enumerate(chunked(rows, SHARD_SIZE)):
+            images += len(chunk)
+            shards = shard + 1
+            if shard in earlier and list(files.read_rows("images", shard)) == chunk:
+                continue  # an earlier try listed the same images: what later stages wrote holds
+            files.write_rows("images", shard, chunk)
+            changed.add(shard)
+        self._forget(earlier, changed, shards)
         if not images:
             if self._incremental:
-                self.log.info(
-                    "No image arrived under %s between %s and %s: nothing to do.",
-                    source,
-                    self.modified_after,
-                    self.modified_before,
+                raise AirflowSkipException(
+                    f"No image arrived under {source} between {self.modified_after} and "
+                    f"{self.modified_before}: nothing to do."
                 )
-                return []
             raise AirflowFailException(f"input_s3_uri {source} holds no images (.jpg, .jpeg, .png)")
         self.log.info(
-            "%d images under %s in %d batches of up to %d.", images, source, batches, self.batch_size
+            "%d images under %s, in %d shard files of up to %d.", images, source, shards, SHARD_SIZE
         )
-        return list(range(batches))
+        return {"images": images, "shards": shards}
+
+    def _forget(self, earlier: set[int], changed: set[int], shards: int) -> None:
+        """A cleared run that lists other images than its earlier try: the later stages' files of
+        the shards that changed, and every file of shards that are gone, must not be taken for
+        this listing's work."""
+        gone = {shard for shard in earlier if shard >= shards}
+        stale = (changed & earlier) | gone
+        if not stale:
+            return
+        self.log.warning(
+            "The images differ from an earlier try's in %d shards: their detections, reviews and records "
+            "are done again.",
+            len(stale),
+        )
+        self.stage_files.delete(("detections", "reviews", "records"), stale)
+        self.stage_files.delete(("images",), gone)
 
     @property
     def _incremental(self) -> bool:

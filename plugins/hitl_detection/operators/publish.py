@@ -1,51 +1,46 @@
-"""Publish a run: every batch's records into one results.jsonl, and the run summary."""
+"""Publish a run: every shard's records into one results.jsonl, and the run summary."""
 
 from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Mapping, Sequence
-from typing import Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
-from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk import Context
+from airflow.sdk.exceptions import AirflowException
 
-from hitl_detection.jsonl_store import read_jsonl
-from hitl_detection.records import SummaryBuilder, format_summary
-from hitl_detection.run_layout import RunLayout
+from hitl_detection.domain.records import SummaryBuilder, format_summary
+from hitl_detection.operators.base import RunOperator
 
 
-class PublishResultsOperator(AwsBaseOperator[S3Hook]):
-    """Stream the batches' records, in batch order, into the run's results and summary.
+class PublishResultsOperator(RunOperator):
+    """Stream the run's records, in shard order, into its results and summary.
 
     The records pass through a temporary file, never all in memory, so a run of any size
     publishes in flat memory. Returns the run's output folder, and logs it with the summary.
     """
 
-    aws_hook_class = S3Hook
-    template_fields: Sequence[str] = aws_template_fields("plan", "batches")
-
-    def __init__(self, *, plan: Mapping[str, Any], batches: Sequence[int], **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.plan = plan
-        self.batches = batches
-
     def execute(self, context: Context) -> str:
-        layout = RunLayout(**self.plan["layout"])
+        plan, files = self.run_plan, self.stage_files
+        layout = plan.layout
+        shards = files.shards("records")
+        missing = sorted(set(files.shards("images")) - set(shards))
+        if missing:
+            raise AirflowException(
+                f"records of image shards {missing} are missing under {layout.uri}work/records/: "
+                "clear collect_reviews to write them, then publish again"
+            )
         summary = SummaryBuilder()
         with tempfile.TemporaryFile() as results:
-            for batch in sorted(self.batches):
-                for record in read_jsonl(self.hook, layout.bucket, layout.batch_key("records", batch)):
+            for shard in shards:
+                for record in files.read("records", shard):
                     summary.add(record)
                     results.write(json.dumps(record, sort_keys=True).encode() + b"\n")
             results.seek(0)
             self.hook.load_file_obj(results, key=layout.results_key, bucket_name=layout.bucket, replace=True)
         document = {
-            "run_id": self.plan["run_id"],
+            "run_id": plan.run_id,
             "results_s3_uri": f"s3://{layout.bucket}/{layout.results_key}",
-            "config": self.plan["config"],
+            "config": plan.config.to_params(),
             **summary.to_dict(),
         }
         self.hook.load_string(

@@ -2,30 +2,31 @@
 
 A flow definition is shared by many runs, so every loop of a run starts with a prefix derived
 from the run: one paginated ListHumanLoops sweep (100 loops a call) then tells how far the run
-is, instead of a DescribeHumanLoop call per loop and poll.
+is, instead of a DescribeHumanLoop call per loop and poll. Starting a loop is one call; only a
+loop that exists already (a retry) costs a DescribeHumanLoop more.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from botocore.exceptions import ClientError
 
-from hitl_detection.a2i_answers import AnswerFormatError, parse_human_loop_output
-from hitl_detection.a2i_task import build_input_content
+from hitl_detection.domain.a2i_answers import AnswerFormatError, parse_human_loop_output
+from hitl_detection.domain.a2i_task import build_input_content
+from hitl_detection.domain.naming import human_loop_name, human_loop_name_prefix
+from hitl_detection.domain.review_tasks import ReviewOutcome, ReviewProgress, ReviewRequest, ReviewTicket
+from hitl_detection.domain.run_config import RunConfig
+from hitl_detection.domain.s3_uri import parse_s3_uri
 from hitl_detection.hooks.a2i_runtime import A2IRuntimeHook
-from hitl_detection.review.base import (
-    ReviewBackend,
-    ReviewOutcome,
-    ReviewProgress,
-    ReviewRequest,
-    ReviewTicket,
-)
-from hitl_detection.s3_uri import parse_s3_uri
+from hitl_detection.hooks.a2i_workflow import A2IWorkflowHook
+from hitl_detection.hooks.aws_errors import is_transient
+from hitl_detection.review.base import Connections, ReviewBackend, ReviewSetupError
 
 log = logging.getLogger(__name__)
 
@@ -41,61 +42,87 @@ class A2IReviewBackend(ReviewBackend):
 
     name = "a2i"
 
-    def __init__(
-        self,
-        flow_definition_arn: str,
-        hook: A2IRuntimeHook | None = None,
-        *,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict[str, Any] | None = None,
-    ) -> None:
-        if not flow_definition_arn:
+    def __init__(self, settings: Mapping[str, Any], connections: Connections) -> None:
+        arn = settings.get("flow_definition_arn")
+        if not arn:
             raise ValueError("the a2i review backend needs a flow_definition_arn; got none")
-        self.flow_definition_arn = flow_definition_arn
-        self.hook = hook or A2IRuntimeHook(
-            aws_conn_id=aws_conn_id, region_name=region_name, verify=verify, config=botocore_config
-        )
+        self.flow_definition_arn: str = arn
+        self.connections = connections
+
+    @classmethod
+    def settings_from(cls, config: RunConfig) -> dict[str, Any]:
+        return {"flow_definition_arn": config.flow_definition_arn}
+
+    def _hook_kwargs(self) -> dict[str, Any]:
+        c = self.connections
+        return {
+            "aws_conn_id": c.aws_conn_id,
+            "region_name": c.region_name,
+            "verify": c.verify,
+            "config": c.botocore_config,
+        }
+
+    @cached_property
+    def loops(self) -> A2IRuntimeHook:
+        return A2IRuntimeHook(**self._hook_kwargs())
 
     @cached_property
     def s3(self) -> S3Hook:
         """The output.json reader, on the same connection as the loops."""
-        return S3Hook(
-            aws_conn_id=self.hook.aws_conn_id,
-            region_name=self.hook.region_name,
-            verify=self.hook.verify,
-            config=self.hook.config,
-        )
+        return S3Hook(**self._hook_kwargs())
+
+    def check(self, labels: Sequence[str]) -> None:
+        """The flow definition must be this very one (account, region, name) and Active."""
+        arn = self.flow_definition_arn
+        try:
+            found = A2IWorkflowHook(**self._hook_kwargs()).describe_flow_definition(arn)
+        except ClientError as error:
+            raise ReviewSetupError(f"flow_definition_arn {arn}: {error}") from error
+        if found["FlowDefinitionArn"] != arn:
+            raise ReviewSetupError(
+                f"flow_definition_arn {arn} does not exist here: the flow definition of that name is "
+                f"{found['FlowDefinitionArn']} (check the account and region of the ARN and of the "
+                "connection)"
+            )
+        status = found["FlowDefinitionStatus"]
+        if status not in A2IWorkflowHook.FLOW_DEFINITION_ACTIVE_STATES:
+            raise ReviewSetupError(
+                f"flow_definition_arn {arn} is {status}; expected Active (run review_workflow_setup first)"
+            )
 
     def start(self, request: ReviewRequest) -> ReviewTicket:
-        """Find the loop named after the request, or start it; never a second loop for one name.
-
-        A ConflictException means another try started the loop between our describe and our
-        start (with other input): that loop is the one to wait for.
-        """
-        name = request.task_name
-        existing = self._describe_if_exists(name)
-        if existing is not None:
-            return self._ticket(existing, reused=True)
+        """Start the loop named after the run and image: one call. A name taken already (a retry
+        or a cleared run) is described once, to make sure it is this run's loop."""
+        name = human_loop_name(request.run_key, request.image_key)
         content = build_input_content(
             request.image_s3_uri, request.initial_boxes, request.labels, request.uncertain_boxes
         )
         try:
-            self.hook.start_human_loop(name, self.flow_definition_arn, content)
-        except self.hook.conn.exceptions.ConflictException:
-            log.warning("Human loop %s was started by another try meanwhile; reusing it.", name)
-            return self._ticket(self.hook.describe_human_loop(name), reused=True)
-        return self._ticket(self.hook.describe_human_loop(name), reused=False)
+            arn = self.loops.start_human_loop(name, self.flow_definition_arn, content)
+        except self.loops.conn.exceptions.ConflictException:
+            log.info("Human loop %s exists from an earlier try; reusing it.", name)
+            loop = self.loops.describe_human_loop(name)
+            self._check_flow_definition(loop)
+            return ReviewTicket(name, loop["HumanLoopArn"], reused=True)
+        return ReviewTicket(name, arn)
 
-    def progress(self, scope: dict, expected: int) -> ReviewProgress:
+    def progress_scope(self, run_key: str, started_after: datetime) -> dict[str, Any]:
+        return {
+            "flow_definition_arn": self.flow_definition_arn,
+            "name_prefix": human_loop_name_prefix(run_key),
+            "created_after": _iso_utc(started_after),
+        }
+
+    def progress(self, scope: Mapping[str, Any], expected: int) -> ReviewProgress:
         """One sweep of the flow definition's loops since `created_after`, counting the run's."""
         prefix = scope["name_prefix"]
-        created_after = datetime.fromisoformat(scope["created_after"])
         finished = 0
         failed: list[str] = []
         pending: list[str] = []
-        for summary in self.hook.iter_human_loops(scope["flow_definition_arn"], created_after):
+        summaries = self.loops.iter_human_loops(
+            scope["flow_definition_arn"], datetime.fromisoformat(scope["created_after"])
+        )
+        for summary in summaries:
             name = summary["HumanLoopName"]
             if not name.startswith(prefix):
                 continue
@@ -110,19 +137,20 @@ class A2IReviewBackend(ReviewBackend):
             expected=expected, finished=finished, failed=tuple(failed), pending=tuple(pending)
         )
 
-    def collect(self, tickets: Iterable[ReviewTicket]) -> Iterator[ReviewOutcome]:
-        """Describe each loop once; read the answers of a Completed one from its output.json.
+    def is_transient(self, error: BaseException) -> bool:
+        return is_transient(error)
+
+    def collect(self, ticket: ReviewTicket) -> ReviewOutcome:
+        """Describe the loop once; read the answers of a Completed one from its output.json.
 
         A missing or malformed output.json fails that image's review; any other error (throttling,
         network, permissions) is raised, so that the task is retried rather than answers lost.
         """
-        for ticket in tickets:
-            yield self._outcome(ticket.task_name)
-
-    def _outcome(self, name: str) -> ReviewOutcome:
+        name = ticket.name
         review: dict[str, Any] = {"backend": self.name, "task": name}
-        loop = self._describe_if_exists(name)
-        if loop is None:
+        try:
+            loop = self.loops.describe_human_loop(name)
+        except self.loops.conn.exceptions.ResourceNotFoundException:
             return ReviewOutcome(name, (), review, error=f"human loop {name} does not exist (deleted?)")
         status = loop["HumanLoopStatus"]
         review |= {"loop_arn": loop["HumanLoopArn"], "created_at": _iso_utc(loop["CreationTime"])}
@@ -152,17 +180,10 @@ class A2IReviewBackend(ReviewBackend):
         bucket, key = parse_s3_uri(uri)
         return self.s3.conn.get_object(Bucket=bucket, Key=key)["Body"].read()
 
-    def _describe_if_exists(self, name: str) -> dict[str, Any] | None:
-        try:
-            return self.hook.describe_human_loop(name)
-        except self.hook.conn.exceptions.ResourceNotFoundException:
-            return None
-
-    def _ticket(self, loop: dict[str, Any], *, reused: bool) -> ReviewTicket:
+    def _check_flow_definition(self, loop: Mapping[str, Any]) -> None:
         name, flow = loop["HumanLoopName"], loop["FlowDefinitionArn"]
         if flow != self.flow_definition_arn:
             raise ValueError(
                 f"human loop {name} exists under flow definition {flow}, not {self.flow_definition_arn}: "
                 "a retried or cleared run must keep its flow_definition_arn"
             )
-        return ReviewTicket(name, _iso_utc(loop["CreationTime"]), reused=reused)

@@ -1,89 +1,88 @@
-"""The review backend interface: start a review task per image, watch progress, collect answers.
+"""The review backend interface: the only door between a run's stages and the people reviewing.
 
-A2I implements it now; a self-hosted Label Studio backend can implement it later without any
-change to the operators, the sensor or the DAG.
+A backend owns its task names, its progress scope and its settings, so that operators, sensor,
+trigger and DAG builder name no backend's concepts. Amazon A2I and Label Studio implement it; so
+can any service that can show an image with boxes to people and give their boxes back.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, ClassVar
 
-from hitl_detection.a2i_answers import ReviewerAnswer
-from hitl_detection.boxes import Box
-
-
-@dataclass(frozen=True)
-class ReviewRequest:
-    """What a reviewer is asked about one image."""
-
-    task_name: str  # deterministic per (run, image): a retry finds the task it already started
-    image_s3_uri: str
-    labels: tuple[str, ...]
-    initial_boxes: tuple[Box, ...]  # the model's confident boxes, shown for correction
-    uncertain_boxes: tuple[Box, ...] = ()  # shown as hints, never drawn for the reviewer
+from hitl_detection.domain.review_tasks import ReviewOutcome, ReviewProgress, ReviewRequest, ReviewTicket
+from hitl_detection.domain.run_config import RunConfig
 
 
 @dataclass(frozen=True)
-class ReviewTicket:
-    """A started review task; JSON-serialisable through to_dict/from_dict."""
+class Connections:
+    """The connections a backend may use, as a task was given them (JSON, for the trigger)."""
 
-    task_name: str
-    created_at: str  # ISO 8601, UTC
-    reused: bool = False  # True when the task existed already (a retry or a cleared run)
+    aws_conn_id: str | None = "aws_default"
+    region_name: str | None = None
+    verify: bool | str | None = None
+    botocore_config: dict[str, Any] | None = None
+    label_studio_conn_id: str = "label_studio_default"
 
-    def to_dict(self) -> dict:
-        return {"task_name": self.task_name, "created_at": self.created_at, "reused": self.reused}
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> ReviewTicket:
-        return cls(data["task_name"], data["created_at"], bool(data.get("reused", False)))
+    def from_json(cls, data: Mapping[str, Any]) -> Connections:
+        return cls(**data)
 
 
-@dataclass(frozen=True)
-class ReviewProgress:
-    """How far the reviews of one run are: finished means no human will change it any more."""
-
-    expected: int
-    finished: int
-    failed: tuple[str, ...] = ()  # names of tasks that ended without an answer
-    pending: tuple[str, ...] = field(default=())  # names still waiting (possibly a sample)
-
-    @property
-    def done(self) -> bool:
-        """Loops left from an earlier try of a cleared run also carry the run's prefix: the
-        count alone could end the wait while one of this try's loops is still pending."""
-        return self.finished >= self.expected and not self.pending
-
-
-@dataclass(frozen=True)
-class ReviewOutcome:
-    """What came back for one task: answers, or why there are none."""
-
-    task_name: str
-    answers: tuple[ReviewerAnswer, ...]
-    review: dict  # backend, task, reviewers, timings, output location: goes into the result record
-    error: str | None = None  # set when the task failed, was stopped or its output is unreadable
-
-    @property
-    def failed(self) -> bool:
-        return self.error is not None
+class ReviewSetupError(ValueError):
+    """The backend's settings do not point at something that can take the run's reviews."""
 
 
 class ReviewBackend(ABC):
-    """One way of getting humans to review images."""
+    """One way of getting humans to review images.
 
-    name: str
+    `parallel_calls` is how many calls the pipeline makes to the backend's service at once when
+    it starts or collects many tasks.
+    """
+
+    name: ClassVar[str]
+    parallel_calls: ClassVar[int] = 8
+
+    @abstractmethod
+    def __init__(self, settings: Mapping[str, Any], connections: Connections) -> None: ...
+
+    @classmethod
+    @abstractmethod
+    def settings_from(cls, config: RunConfig) -> dict[str, Any]:
+        """The backend's settings taken from a run's checked config, as JSON."""
+
+    @abstractmethod
+    def check(self, labels: Sequence[str]) -> None:
+        """Read-only: raise ReviewSetupError, naming what is wrong, unless the settings point at
+        something that can take this run's reviews with these labels. Runs before money is spent."""
 
     @abstractmethod
     def start(self, request: ReviewRequest) -> ReviewTicket:
-        """Start the task, or find the one already started under that name."""
+        """Start the image's task, or find the one an earlier try started; never a second one."""
 
     @abstractmethod
-    def progress(self, scope: dict, expected: int) -> ReviewProgress:
-        """How many of the run's `expected` tasks have finished (scope is backend-specific, JSON)."""
+    def progress_scope(self, run_key: str, started_after: datetime) -> dict[str, Any]:
+        """What `progress` needs to find the run's tasks (JSON, passed to the trigger)."""
 
     @abstractmethod
-    def collect(self, tickets: Iterable[ReviewTicket]) -> Iterable[ReviewOutcome]:
-        """Read the answers of finished tasks, one outcome per ticket, in order."""
+    def progress(self, scope: Mapping[str, Any], expected: int) -> ReviewProgress:
+        """How many of the run's `expected` tasks have finished."""
+
+    def is_transient(self, error: BaseException) -> bool:
+        """Whether a failed call may pass by itself (throttling, an outage): then a long wait
+        checks again later instead of failing."""
+        return False
+
+    @abstractmethod
+    def collect(self, ticket: ReviewTicket) -> ReviewOutcome:
+        """The answers of one finished task, or why there are none.
+
+        A task that failed, was skipped or deleted, or whose answer is unreadable, is an outcome
+        with an error; a fault of the service (throttling, network) is raised, to be retried.
+        """

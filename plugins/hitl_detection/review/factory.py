@@ -1,25 +1,38 @@
-"""Pick the review backend a run asked for (`review_backend`), by name."""
+"""Build the review backend a run asked for, with every connection setting of the task at hand."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from hitl_detection.domain.run_config import REVIEW_BACKENDS, RunConfig
 from hitl_detection.review.a2i import A2IReviewBackend
-from hitl_detection.review.base import ReviewBackend
-from hitl_detection.run_config import REVIEW_BACKENDS
+from hitl_detection.review.base import Connections, ReviewBackend
+from hitl_detection.review.labelstudio import LabelStudioReviewBackend
+
+BACKENDS: dict[str, type[ReviewBackend]] = {
+    backend.name: backend for backend in (A2IReviewBackend, LabelStudioReviewBackend)
+}
 
 
-def get_review_backend(name: str, **hook_kwargs: Any) -> ReviewBackend:
-    """The backend called `name`, built from its settings and the AWS hook parameters.
+def review_settings(config: RunConfig) -> dict[str, Any]:
+    """`{"backend": name, "settings": {...}}`: what `build_review_backend` takes (JSON)."""
+    return {
+        "backend": config.review_backend,
+        "settings": _backend_class(config.review_backend).settings_from(config),
+    }
 
-    For "a2i": `flow_definition_arn`, and optionally `hook` or `aws_conn_id`, `region_name`,
-    `verify`, `botocore_config` (see A2IReviewBackend).
-    """
-    if name == "a2i":
-        return A2IReviewBackend(**hook_kwargs)
-    if name == "labelstudio":
-        raise ValueError(
-            "review_backend 'labelstudio' is not available yet: the Label Studio backend comes in a "
-            "later release; use review_backend 'a2i' with a flow_definition_arn"
-        )
-    raise ValueError(f"review_backend {name!r} is not one of {', '.join(REVIEW_BACKENDS)}")
+
+def build_review_backend(review: Mapping[str, Any], connections: Connections) -> ReviewBackend:
+    return _backend_class(review["backend"])(review["settings"], connections)
+
+
+def _backend_class(name: str) -> type[ReviewBackend]:
+    if name not in BACKENDS:
+        available = ", ".join(BACKENDS)
+        if name in REVIEW_BACKENDS:
+            raise ValueError(
+                f"review_backend {name!r} is not available in this release; use one of {available}"
+            )
+        raise ValueError(f"review_backend {name!r} is not one of {available}")
+    return BACKENDS[name]

@@ -1,4 +1,4 @@
-"""Wait until every review task of a run has finished: answered, failed or stopped."""
+"""Wait until every review task of a run has finished: answered, failed, skipped or stopped."""
 
 from __future__ import annotations
 
@@ -7,45 +7,23 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils import validate_execute_complete_event
-from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.sdk import Context, PokeReturnValue
+from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
 
-from hitl_detection.hooks.a2i_runtime import A2IRuntimeHook
-from hitl_detection.naming import human_loop_name_prefix
-from hitl_detection.review.backends import get_review_backend
-from hitl_detection.review.base import ReviewBackend, ReviewProgress
-from hitl_detection.triggers.reviews import ReviewsTrigger, progress_text
+from hitl_detection.domain.review_tasks import ReviewProgress
+from hitl_detection.domain.run_plan import RunPlan
+from hitl_detection.operators.base import connections_of
+from hitl_detection.review.base import ReviewBackend
+from hitl_detection.review.factory import build_review_backend, review_settings
+from hitl_detection.triggers.reviews import ReviewsTrigger
 
-# The sweep starts this long before the run's first task was created, so that rounding of
-# timestamps by the service never hides a task.
-CREATED_AFTER_MARGIN = timedelta(minutes=1)
 # Airflow's own deferral timeout only backs up the trigger's deadline (whose message names the
 # pending tasks), for when no triggerer runs the trigger at all.
 DEFERRAL_TIMEOUT_GRACE = timedelta(minutes=5)
 
 
-def review_scope(plan: Mapping[str, Any], started: Sequence[Mapping[str, Any]]) -> tuple[int, dict]:
-    """(expected, scope) from the plan and the start tasks' results, one per batch.
-
-    `started[:]` reads a mapped task's results in one request (iterating asks for each, then one more).
-    """
-    results = started[:]
-    expected = sum(result["started"] + result["reused"] for result in results)
-    created = [
-        datetime.fromisoformat(result["earliest_created"]) for result in results if result["earliest_created"]
-    ]
-    scope = {
-        "flow_definition_arn": plan["config"]["flow_definition_arn"],
-        "created_after": (min(created) - CREATED_AFTER_MARGIN).isoformat() if created else None,
-        "name_prefix": human_loop_name_prefix(plan["run_id"]),
-    }
-    return expected, scope
-
-
-class ReviewsSensor(AwsBaseSensor[A2IRuntimeHook]):
+class ReviewsSensor(BaseSensorOperator):
     """Succeed once every review task the run started is finished; failed tasks are data.
 
     Deferrable by default: while people review (for days, perhaps) the wait runs in the
@@ -53,19 +31,31 @@ class ReviewsSensor(AwsBaseSensor[A2IRuntimeHook]):
     which frees the slot between pokes. On `timeout` it fails naming the tasks still pending.
     Returns `{"finished": n, "failed": [task names]}`.
 
-    :param plan: the run's plan (run id, review backend, flow definition).
-    :param started: the results of the run's start tasks (the mapped task's output).
+    :param plan: the run's plan.
+    :param started: `start_reviews`' result: counts and the backend's progress scope.
+    :param aws_conn_id, region_name, verify, botocore_config: the AWS connection settings the
+        review backend uses, as for the Amazon provider's operators.
     """
 
-    aws_hook_class = A2IRuntimeHook
-    template_fields: Sequence[str] = aws_template_fields("plan", "started")
+    template_fields: Sequence[str] = (
+        "plan",
+        "started",
+        "aws_conn_id",
+        "region_name",
+        "verify",
+        "botocore_config",
+    )
 
     def __init__(
         self,
         *,
         plan: Mapping[str, Any],
-        started: Sequence[Mapping[str, Any]],
+        started: Mapping[str, Any],
         deferrable: bool = True,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict[str, Any] | None = None,
         **kwargs,
     ) -> None:
         if not deferrable:
@@ -74,43 +64,45 @@ class ReviewsSensor(AwsBaseSensor[A2IRuntimeHook]):
         self.plan = plan
         self.started = started
         self.deferrable = deferrable
-        self._expected = 0
-        self._scope: dict[str, Any] = {}
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
         self._last_progress: ReviewProgress | None = None
 
     @cached_property
+    def review(self) -> dict[str, Any]:
+        return review_settings(RunPlan.from_xcom(self.plan).config)
+
+    @cached_property
     def backend(self) -> ReviewBackend:
-        return get_review_backend(
-            self.plan["config"]["review_backend"],
-            flow_definition_arn=self.plan["config"]["flow_definition_arn"],
-            hook=self.hook,
-        )
+        return build_review_backend(self.review, connections_of(self))
+
+    @property
+    def expected(self) -> int:
+        return self.started["started"] + self.started["reused"]
 
     def execute(self, context: Context) -> dict[str, Any]:
-        self._expected, self._scope = review_scope(self.plan, self.started)
-        if self._expected == 0:
+        if self.expected == 0:
             self.log.info("No review task was started: nothing to wait for.")
             return {"finished": 0, "failed": []}
         if not self.deferrable:
             try:
                 return super().execute(context)
             except AirflowSensorTimeout as timeout:
-                raise AirflowSensorTimeout(f"{timeout} {progress_text(self._last_progress)}") from timeout
+                state = self._last_progress.describe() if self._last_progress else ""
+                raise AirflowSensorTimeout(f"{timeout} {state}") from timeout
         progress = self._check()
         if progress.done:
             return self._finished(progress.finished, list(progress.failed))
         self.defer(
             trigger=ReviewsTrigger(
-                review_backend=self.plan["config"]["review_backend"],
-                flow_definition_arn=self.plan["config"]["flow_definition_arn"],
-                scope=self._scope,
-                expected=self._expected,
+                review=self.review,
+                connections=connections_of(self).to_json(),
+                scope=self.started["scope"],
+                expected=self.expected,
                 deadline=(datetime.now(UTC) + timedelta(seconds=self.timeout)).isoformat(),
                 poll_interval=self.poke_interval,
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
-                verify=self.verify,
-                botocore_config=self.botocore_config,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout) + DEFERRAL_TIMEOUT_GRACE,
@@ -133,8 +125,8 @@ class ReviewsSensor(AwsBaseSensor[A2IRuntimeHook]):
         raise AirflowException(f"Waiting for the reviews failed: {event.get('message', event)}")
 
     def _check(self) -> ReviewProgress:
-        self._last_progress = self.backend.progress(self._scope, self._expected)
-        self.log.info("%s", progress_text(self._last_progress))
+        self._last_progress = self.backend.progress(self.started["scope"], self.expected)
+        self.log.info("%s", self._last_progress.describe())
         return self._last_progress
 
     def _finished(self, finished: int, failed: list[str]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Wait in the triggerer until every review task of a run is finished, holding no worker slot.
 
-The backend's progress() is a blocking call (boto3), so it runs in a thread; the deadline is kept
-here so that a timeout can name the tasks still pending, which Airflow's own deferral timeout
-cannot.
+The backend's progress() is a blocking call, so it runs in a thread. The deadline is kept here so
+that a timeout can name the tasks still pending, which Airflow's own deferral timeout cannot; and
+a check that fails for a passing reason (throttling, an outage) is retried at the next poll, for
+as long as the deadline allows, since people's answers are worth waiting out an outage for.
 """
 
 from __future__ import annotations
@@ -14,24 +15,15 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from hitl_detection.review.backends import get_review_backend
-from hitl_detection.review.base import ReviewProgress
-
-
-def progress_text(progress: ReviewProgress) -> str:
-    """`3 of 10 review tasks finished (1 failed); 7 pending: a, b and 5 more`."""
-    text = f"{progress.finished} of {progress.expected} review tasks finished ({len(progress.failed)} failed)"
-    waiting = progress.expected - progress.finished
-    if waiting <= 0:
-        return text
-    more = waiting - len(progress.pending)
-    names = ", ".join(progress.pending) or "none listed yet"
-    return f"{text}; {waiting} pending: {names}" + (f" and {more} more" if more > 0 else "")
+from hitl_detection.review.base import Connections
+from hitl_detection.review.factory import build_review_backend
 
 
 class ReviewsTrigger(BaseTrigger):
     """Poll the backend's progress every `poll_interval` seconds until done or `deadline` (ISO, UTC).
 
+    `review` is the backend and its settings (`review_settings`), `connections` the task's
+    connection settings (`Connections.to_json`), `scope` the backend's progress scope.
     Events: `{"status": "success", "finished", "failed"}`, `{"status": "timeout", "message",
     "pending"}` or `{"status": "error", "message"}`.
     """
@@ -39,76 +31,69 @@ class ReviewsTrigger(BaseTrigger):
     def __init__(
         self,
         *,
-        review_backend: str,
-        flow_definition_arn: str | None,
+        review: dict[str, Any],
+        connections: dict[str, Any],
         scope: dict[str, Any],
         expected: int,
         deadline: str,
         poll_interval: float,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        self.review_backend = review_backend
-        self.flow_definition_arn = flow_definition_arn
+        self.review = review
+        self.connections = connections
         self.scope = scope
         self.expected = expected
         self.deadline = deadline
         self.poll_interval = poll_interval
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
-                "review_backend": self.review_backend,
-                "flow_definition_arn": self.flow_definition_arn,
+                "review": self.review,
+                "connections": self.connections,
                 "scope": self.scope,
                 "expected": self.expected,
                 "deadline": self.deadline,
                 "poll_interval": self.poll_interval,
-                "aws_conn_id": self.aws_conn_id,
-                "region_name": self.region_name,
-                "verify": self.verify,
-                "botocore_config": self.botocore_config,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
-            backend = get_review_backend(
-                self.review_backend,
-                flow_definition_arn=self.flow_definition_arn,
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
-                verify=self.verify,
-                botocore_config=self.botocore_config,
-            )
-            deadline = datetime.fromisoformat(self.deadline)
-            while True:
+            backend = build_review_backend(self.review, Connections.from_json(self.connections))
+        except Exception as error:
+            yield TriggerEvent({"status": "error", "message": f"{type(error).__name__}: {error}"})
+            return
+        deadline = datetime.fromisoformat(self.deadline)
+        progress = None
+        while True:
+            try:
                 progress = await asyncio.to_thread(backend.progress, self.scope, self.expected)
+            except Exception as error:
+                if not backend.is_transient(error):
+                    self.log.exception("Watching the reviews failed")
+                    yield TriggerEvent({"status": "error", "message": f"{type(error).__name__}: {error}"})
+                    return
+                self.log.warning(
+                    "Checking the reviews failed for a passing reason (%s); checking again.", error
+                )
+            else:
                 if progress.done:
                     yield TriggerEvent(
                         {"status": "success", "finished": progress.finished, "failed": list(progress.failed)}
                     )
                     return
-                remaining = (deadline - datetime.now(UTC)).total_seconds()
-                if remaining <= 0:
-                    yield TriggerEvent(
-                        {
-                            "status": "timeout",
-                            "message": f"Reviews not finished by {self.deadline}: {progress_text(progress)}",
-                            "pending": list(progress.pending),
-                        }
-                    )
-                    return
-                self.log.info("%s", progress_text(progress))
-                await asyncio.sleep(min(self.poll_interval, remaining))
-        except Exception as error:
-            self.log.exception("Watching the reviews failed")
-            yield TriggerEvent({"status": "error", "message": f"{type(error).__name__}: {error}"})
+                self.log.info("%s", progress.describe())
+            remaining = (deadline - datetime.now(UTC)).total_seconds()
+            if remaining <= 0:
+                state = progress.describe() if progress else "no check succeeded"
+                yield TriggerEvent(
+                    {
+                        "status": "timeout",
+                        "message": f"Reviews not finished by {self.deadline}: {state}",
+                        "pending": list(progress.pending) if progress else [],
+                    }
+                )
+                return
+            await asyncio.sleep(min(self.poll_interval, remaining))
