@@ -69,7 +69,7 @@ def wait_until_active(sagemaker: Any, name: str, timeout_seconds: float = 30.0) 
         time.sleep(0.05)
 
 
-def create_endpoint(sagemaker: Any, name: str, *, role_arn: str = ROLE_ARN) -> str:
+def create_endpoint(sagemaker: Any, name: str, *, role_arn: str = ROLE_ARN, instance_count: int = 1) -> str:
     """A model, an endpoint config and an endpoint, all called `name` (moto makes it InService at
     once; the stand-in's simulated detector answers it). Returns the endpoint's name."""
     sagemaker.create_model(
@@ -84,7 +84,7 @@ def create_endpoint(sagemaker: Any, name: str, *, role_arn: str = ROLE_ARN) -> s
             {
                 "VariantName": "AllTraffic",
                 "ModelName": name,
-                "InitialInstanceCount": 1,
+                "InitialInstanceCount": instance_count,
                 "InstanceType": "ml.m4.xlarge",
             }
         ],

@@ -629,33 +629,15 @@ class ImageCache:
         return keys
 
 
-def create_endpoint(sagemaker, name: str, model_package_arn: str, role_arn: str, capacity: int) -> None:
-    """CreateModel, CreateEndpointConfig, CreateEndpoint (moto makes it InService at once).
-
-    The endpoint gets as many instances as serve `capacity` requests at once at the DAG's default
-    requests per instance, so that the run's plan sizes detection to the stand-in's capacity, as
-    it would from a real endpoint's instance count.
-    """
+def create_endpoint(sagemaker, name: str, capacity: int) -> None:
+    """The endpoint both contenders use, with as many instances as serve `capacity` requests at once
+    at the DAG's default requests per instance, so that the run's plan sizes detection to the
+    stand-in's capacity, as it would from a real endpoint's instance count."""
     from hitl_detection.operators.plan import DEFAULT_CONCURRENCY_PER_INSTANCE
+    from local_aws.workflow import create_endpoint as create_stand_in_endpoint
 
-    sagemaker.create_model(
-        ModelName=name,
-        PrimaryContainer={"ModelPackageName": model_package_arn},
-        ExecutionRoleArn=role_arn,
-        EnableNetworkIsolation=True,
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": name,
-                "InitialInstanceCount": max(1, capacity // DEFAULT_CONCURRENCY_PER_INSTANCE),
-                "InstanceType": "ml.m4.xlarge",
-            }
-        ],
-    )
-    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    instances = max(1, capacity // DEFAULT_CONCURRENCY_PER_INSTANCE)
+    create_stand_in_endpoint(sagemaker, name, instance_count=instances)
     status = sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"]
     if status != "InService":
         raise RuntimeError(f"endpoint {name} is {status}, not InService")
@@ -836,7 +818,7 @@ def run_scenario(
             )
             for name in (FLOW_NAME, OTHER_FLOW_NAME)
         )
-        create_endpoint(sagemaker, ENDPOINT_NAME, demo.MODEL_PACKAGE_ARN, demo.DEMO_ROLE_ARN, capacity)
+        create_endpoint(sagemaker, ENDPOINT_NAME, capacity)
 
         conf = demo.run_conf(review_backend="a2i", flow_definition_arn=flow_arn) | {
             "endpoint_name": ENDPOINT_NAME,

@@ -3,10 +3,12 @@
 The file is read as compose reads it (YAML anchors and merge keys, then `${...}` interpolation),
 validated against the compose-spec JSON schema vendored by check-jsonschema, and held to what
 matters: the services and profiles, healthchecks, start-up order, mounts, the executor, the pins
-installed, and the `local` profile's wiring. The profile's connection and its one-shot script are
-then run for real against the stand-in started with the service's own command, ports and host names
-excepted. What only a Docker engine can show (images pull and build, containers start and turn
-healthy, the UI answers) is not checked here; docs/docker-compose.md says so.
+installed, and the `local` profile's wiring (the stand-in for AWS, and Label Studio: its pinned image,
+database, volume, settings and the connection Airflow gets to it). The profile's connections and its
+one-shot script are then run for real against the stand-in started with the service's own command,
+ports and host names excepted. What only a Docker engine can show (images pull and build,
+containers start and turn healthy, the UI answers) is not checked here; docs/docker-compose.md
+says so.
 """
 
 from __future__ import annotations
@@ -44,13 +46,18 @@ LONG_RUNNING = {
     "airflow-triggerer",
     "flower",
     "local-aws",
+    "label-studio",
+    "label-studio-db",
 }
-ONE_SHOTS = {"airflow-init", "local-aws-init", "airflow-cli"}
+ONE_SHOTS = {"airflow-init", "local-aws-init", "airflow-cli", "label-studio-data-init"}
 PROFILES = {
     "airflow-cli": ["debug"],
     "flower": ["flower"],
     "local-aws": ["local"],
     "local-aws-init": ["local"],
+    "label-studio": ["local"],
+    "label-studio-db": ["local"],
+    "label-studio-data-init": ["local"],
 }
 # Every service that runs Airflow: the ones built on the x-airflow-common anchor.
 AIRFLOW_SERVICES = {
@@ -74,6 +81,10 @@ MOUNTS = {
     "./config": "/opt/airflow/config",
 }
 LOCAL_AWS = "local-aws"
+LABEL_STUDIO = "label-studio"
+LABEL_STUDIO_DB = "label-studio-db"
+LABEL_STUDIO_DATA_INIT = "label-studio-data-init"
+LABEL_STUDIO_DATA = "/label-studio/data"  # the image's LABEL_STUDIO_BASE_DATA_DIR
 
 # Compose's interpolation: `$$` is a literal `$`; `${NAME}`, `${NAME:-default}` (unset or empty)
 # and `${NAME-default}` (unset) are the forms this file may use.
@@ -167,6 +178,20 @@ def local_aws_args(services: dict[str, Any], monkeypatch):
     args = cli.parse_args(local_aws_command(services))
     assert asked == [(args.host, args.moto_port), (args.host, args.port)]
     return args
+
+
+def label_studio_version() -> str:
+    """The version requirements/labelstudio.in pins (the local harness's Label Studio)."""
+    (pin,) = requirement_pins(ROOT / "requirements" / "labelstudio.in")
+    name, version = pin.split("==")
+    assert name == "label-studio"
+    return version
+
+
+def named_volumes(service: dict[str, Any]) -> dict[str, str]:
+    """volume name -> mount point, for the named volumes (not bind mounts) of a service."""
+    mounts = dict(volume.split(":")[:2] for volume in service.get("volumes", []))
+    return {source: target for source, target in mounts.items() if not source.startswith((".", "/"))}
 
 
 def published_ports(service: dict[str, Any]) -> dict[int, str]:
@@ -286,6 +311,26 @@ def test_everything_starts_after_its_dependencies(services):
     assert depends_on(services["airflow-worker"])["airflow-apiserver"] == "service_healthy"
     assert depends_on(services["local-aws-init"])[LOCAL_AWS] == "service_healthy"
     assert depends_on(services[LOCAL_AWS]) == {}
+    assert depends_on(services[LABEL_STUDIO]) == {
+        LABEL_STUDIO_DB: "service_healthy",
+        LABEL_STUDIO_DATA_INIT: "service_completed_successfully",
+    }
+    assert depends_on(services[LABEL_STUDIO_DB]) == depends_on(services[LABEL_STUDIO_DATA_INIT]) == {}
+    # Creating label_studio_default needs only Airflow's database: AWS seeding never waits for Label Studio.
+    assert LABEL_STUDIO not in depends_on(services["local-aws-init"])
+
+
+def test_the_local_profile_publishes_on_the_loopback_only(services):
+    published = {
+        name: published_ports(service)
+        for name, service in services.items()
+        if service.get("profiles") == ["local"] and "ports" in service
+    }
+    assert set(published) == {LOCAL_AWS, LABEL_STUDIO}
+    for name, ports in published.items():
+        for container_port, host in ports.items():
+            assert host.startswith("127.0.0.1:"), f"{name}:{container_port} is published on {host}"
+    assert services[LABEL_STUDIO_DB].get("ports") is None  # reached on the compose network only
 
 
 def test_no_service_waits_for_one_its_profiles_leave_out(services):
@@ -426,6 +471,121 @@ def test_the_profile_points_aws_default_at_the_stand_in(services, monkeypatch):
     assert 'airflow connections add aws_default --conn-json "${LOCAL_AWS_CONNECTION}"' in script
 
 
+# -- the `local` profile: Label Studio ------------------------------------------------------------------
+
+
+def test_label_studio_is_the_official_image_at_the_version_the_project_pins(services):
+    image = f"heartexlabs/label-studio:{label_studio_version()}"
+    for name in (LABEL_STUDIO, LABEL_STUDIO_DATA_INIT):
+        assert services[name]["image"] == image, name
+        assert "build" not in services[name], name
+    service = services[LABEL_STUDIO]
+    # The image's own entrypoint and command (`label-studio`: migrate, make the admin, serve on 8080).
+    assert "command" not in service
+    assert "entrypoint" not in service
+    assert service["user"] == "1001:0"  # the user the official image runs as
+
+
+def test_label_studio_keeps_its_data_in_a_named_volume_its_user_owns(compose, services):
+    service, init = services[LABEL_STUDIO], services[LABEL_STUDIO_DATA_INIT]
+    assert len(named_volumes(service)) == 1, service["volumes"]  # a named volume, not a bind mount
+    (volume,) = named_volumes(service)
+    assert named_volumes(service) == named_volumes(init) == {volume: LABEL_STUDIO_DATA}
+    assert service["volumes"] == [f"{volume}:{LABEL_STUDIO_DATA}"]  # read-write
+    assert volume in compose["volumes"]
+    uid = service["user"].split(":")[0]
+    assert init["user"] == "0:0"
+    assert init["entrypoint"] == ["chown", "-R", f"{uid}:0", LABEL_STUDIO_DATA]
+    assert "command" not in init
+
+
+def test_label_studio_has_a_postgres_of_its_own(compose, services):
+    env, db = environment(services[LABEL_STUDIO]), services[LABEL_STUDIO_DB]
+    db_env = environment(db)
+    assert env["DJANGO_DB"] == "default"  # Label Studio's name for its PostgreSQL settings
+    assert env["POSTGRE_HOST"] == LABEL_STUDIO_DB
+    assert env["POSTGRE_PORT"] == "5432"
+    assert (env["POSTGRE_NAME"], env["POSTGRE_USER"], env["POSTGRE_PASSWORD"]) == (
+        db_env["POSTGRES_DB"],
+        db_env["POSTGRES_USER"],
+        db_env["POSTGRES_PASSWORD"],
+    )
+    assert db["image"] == services["postgres"]["image"]  # one Postgres image to pull
+    ready = ["pg_isready", "-U", env["POSTGRE_USER"], "-d", env["POSTGRE_NAME"]]
+    assert db["healthcheck"]["test"] == ["CMD", *ready]
+    (db_volume,) = named_volumes(db)
+    assert named_volumes(db) == {db_volume: "/var/lib/postgresql/data"}
+    assert db_volume in compose["volumes"]
+    assert db_volume not in named_volumes(services["postgres"])  # Airflow's database stays apart
+    assert db_env["POSTGRES_DB"] != environment(services["postgres"])["POSTGRES_DB"]
+
+
+def label_studio_port(services: dict[str, Any]) -> int:
+    """The port Label Studio serves on in its container: the one published and health-checked."""
+    (port,) = published_ports(services[LABEL_STUDIO])
+    return port
+
+
+def test_label_studio_answers_its_healthcheck_on_the_published_port(services):
+    service, port = services[LABEL_STUDIO], label_studio_port(services)
+    assert port == 8080  # `label-studio` serves on 8080 unless told otherwise, and is not
+    assert not {"PORT", "LABEL_STUDIO_PORT"} & set(environment(service))
+    assert published_ports(service) == {port: "127.0.0.1:8081"}  # 8080 on the host is Airflow's
+    healthcheck = service["healthcheck"]
+    assert healthcheck["test"][0] == "CMD"
+    assert healthcheck["test"][1:3] == ["curl", "--fail"]
+    assert healthcheck["test"][-1] == f"http://127.0.0.1:{port}/health"
+    assert int(healthcheck["start_period"].removesuffix("s")) >= 120  # migrations on the first start
+
+
+def test_label_studio_runs_offline_with_the_local_harness_settings(services):
+    """The settings local_labelstudio/server.py starts Label Studio with, the per-run URL and data dir
+    excepted, and its login: `make labelstudio` and the compose service behave and log in alike."""
+    from local_labelstudio import server
+
+    env = environment(services[LABEL_STUDIO])
+    harness = server._environment("http://127.0.0.1:1", Path("/unused"))
+    settings = {name: value for name, value in harness.items() if name.startswith("LABEL_STUDIO_")}
+    del settings["LABEL_STUDIO_HOST"], settings["LABEL_STUDIO_BASE_DATA_DIR"]
+    assert {"LABEL_STUDIO_LATEST_VERSION_CHECK", "LABEL_STUDIO_SSRF_PROTECTION_ENABLED"} <= set(settings)
+    assert {name: env.get(name) for name in settings} == settings
+    assert env["LABEL_STUDIO_USERNAME"] == server.DEFAULT_USERNAME
+    assert env["LABEL_STUDIO_PASSWORD"] == server.DEFAULT_PASSWORD
+    assert env["LABEL_STUDIO_USER_TOKEN"] == server.DEFAULT_TOKEN
+    # The token is a legacy one (the harness passes --enable-legacy-api-token): allowed, and long
+    # enough for Label Studio to apply it (it ignores 5 characters or fewer).
+    assert env["LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN"] == "true"
+    assert len(env["LABEL_STUDIO_USER_TOKEN"]) > 5
+
+
+def test_the_profile_points_label_studio_default_at_the_service(services, monkeypatch):
+    from urllib.parse import urlsplit
+
+    from hitl_detection.hooks.label_studio import LabelStudioHook
+
+    init_env = environment(services["local-aws-init"])
+    created = json.loads(init_env["LOCAL_LABEL_STUDIO_CONNECTION"])
+    assert created["conn_type"] == LabelStudioHook.conn_type == "http"
+    studio_env = environment(services[LABEL_STUDIO])
+    # What the hook makes of it: the service's name and port on the compose network, and the token.
+    monkeypatch.setenv("AIRFLOW_CONN_LABEL_STUDIO_DEFAULT", init_env["LOCAL_LABEL_STUDIO_CONNECTION"])
+    hook = LabelStudioHook()
+    assert hook.label_studio_conn_id == "label_studio_default"
+    base_url = urlsplit(hook.base_url)
+    port = label_studio_port(services)
+    assert (base_url.scheme, base_url.hostname, base_url.port) == ("http", LABEL_STUDIO, port)
+    assert base_url.path == ""
+    assert hook._settings[1] == studio_env["LABEL_STUDIO_USER_TOKEN"]
+    assert hook._refresh_token is None  # sent as a legacy `Token`, which the service enables
+    script = bash_script(services["local-aws-init"])
+    assert "airflow connections delete label_studio_default" in script
+    added = 'airflow connections add label_studio_default --conn-json "${LOCAL_LABEL_STUDIO_CONNECTION}"'
+    assert added in script
+    # Not airflow-init's job: it runs without the profile too, and would replace a team's connection.
+    assert "label_studio_default" not in bash_script(services["airflow-init"])
+    assert not any("LABEL_STUDIO" in name for name in environment(services["airflow-init"]))
+
+
 # -- the `local` profile for real -----------------------------------------------------------------------
 
 
@@ -483,12 +643,14 @@ def test_the_one_shot_sets_the_connection_and_seeds_the_images_idempotently(loca
         **os.environ,
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
         "LOCAL_AWS_CONNECTION": on_this_machine(env["LOCAL_AWS_CONNECTION"], ports),
+        "LOCAL_LABEL_STUDIO_CONNECTION": env["LOCAL_LABEL_STUDIO_CONNECTION"],
         "LOCAL_AWS_BUCKET": bucket,
         "LOCAL_AWS_SAMPLE_IMAGES": str(samples),
         # As in the compose file (no FERNET_KEY): stored in clear, so this process reads it back.
         "AIRFLOW__CORE__FERNET_KEY": env["AIRFLOW__CORE__FERNET_KEY"],
     }
-    run_env.pop("AIRFLOW_CONN_AWS_DEFAULT", None)  # the script's connection, from the database, alone
+    for name in ("AIRFLOW_CONN_AWS_DEFAULT", "AIRFLOW_CONN_LABEL_STUDIO_DEFAULT"):
+        run_env.pop(name, None)  # the script's connections, from the database, alone
     images = sorted(path.name for path in samples.iterdir() if path.suffix in (".jpg", ".png"))
     for attempt in (1, 2):
         ran = subprocess.run(
@@ -508,10 +670,15 @@ def test_the_one_shot_sets_the_connection_and_seeds_the_images_idempotently(loca
     from sqlalchemy import select
 
     expected = json.loads(run_env["LOCAL_AWS_CONNECTION"])
+    studio = json.loads(run_env["LOCAL_LABEL_STUDIO_CONNECTION"])
     with create_session() as session:
         stored = session.scalars(select(Connection).where(Connection.conn_id == "aws_default")).all()
         assert [(conn.conn_type, conn.login, conn.password, conn.extra_dejson) for conn in stored] == [
             (expected["conn_type"], expected["login"], expected["password"], expected["extra"])
+        ]
+        stored = session.scalars(select(Connection).where(Connection.conn_id == "label_studio_default")).all()
+        assert [(conn.conn_type, conn.host, conn.password) for conn in stored] == [
+            (studio["conn_type"], studio["host"], studio["password"])
         ]
 
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -535,14 +702,15 @@ def test_the_one_shot_sets_the_connection_and_seeds_the_images_idempotently(loca
 # -- the documentation ---------------------------------------------------------------------------------
 
 
-def documented_confs() -> dict[str, dict[str, Any]]:
-    """The JSON blocks of docs/docker-compose.md, by the DAG whose conf they are."""
-    confs: dict[str, dict[str, Any]] = {}
+def documented_confs() -> dict[tuple[str, str], dict[str, Any]]:
+    """The JSON blocks of docs/docker-compose.md, by the DAG whose conf they are and its review backend."""
+    confs: dict[tuple[str, str], dict[str, Any]] = {}
     for block in re.findall(r"```json\n(.*?)```", DOC.read_text(), re.DOTALL):
         conf = json.loads(block)
-        dag_id = "review_workflow_setup" if "workteam_arn" in conf else "detect_and_review"
-        assert dag_id not in confs, f"two configurations of {dag_id} in {DOC.name}"
-        confs[dag_id] = conf
+        dag_id = "detect_and_review" if "input_s3_uri" in conf else "review_workflow_setup"
+        key = (dag_id, conf.get("review_backend", "a2i"))
+        assert key not in confs, f"two configurations of {key} in {DOC.name}"
+        confs[key] = conf
     return confs
 
 
@@ -553,21 +721,41 @@ def test_the_documented_confs_fit_the_local_profile_and_the_dags(services):
     from local_aws.core.arns import sagemaker_arn
 
     confs = documented_confs()
-    assert set(confs) == {"review_workflow_setup", "detect_and_review"}
+    dags = ("review_workflow_setup", "detect_and_review")
+    assert set(confs) == {(dag_id, backend) for dag_id in dags for backend in ("a2i", "labelstudio")}
+    setup, detect = confs["review_workflow_setup", "a2i"], confs["detect_and_review", "a2i"]
     bucket = environment(services["local-aws-init"])["LOCAL_AWS_BUCKET"]
-    assert confs["detect_and_review"]["input_s3_uri"] == f"s3://{bucket}/images/"
-    assert confs["detect_and_review"]["output_s3_uri"].startswith(f"s3://{bucket}/")
-    assert confs["review_workflow_setup"]["s3_output_path"].startswith(f"s3://{bucket}/")
+    assert detect["input_s3_uri"] == f"s3://{bucket}/images/"
+    assert detect["output_s3_uri"].startswith(f"s3://{bucket}/")
+    assert setup["s3_output_path"].startswith(f"s3://{bucket}/")
     connection = json.loads(environment(services["local-aws-init"])["LOCAL_AWS_CONNECTION"])
-    flow_name = confs["review_workflow_setup"]["flow_definition_name"]
     # The ARN the stand-in gives the flow definition review_workflow_setup creates.
-    flow_arn = sagemaker_arn(connection["extra"]["region_name"], "flow-definition", flow_name)
-    assert confs["detect_and_review"]["flow_definition_arn"] == flow_arn
+    region, flow_name = connection["extra"]["region_name"], setup["flow_definition_name"]
+    flow_arn = sagemaker_arn(region, "flow-definition", flow_name)
+    assert detect["flow_definition_arn"] == flow_arn
 
-    dags = DagBag(dag_folder=str(ROOT / "dags")).dags
-    resolved = {}
-    for dag_id, conf in confs.items():
-        params = copy.deepcopy(dags[dag_id].params)
+    setup, detect = confs["review_workflow_setup", "labelstudio"], confs["detect_and_review", "labelstudio"]
+    assert setup["images_s3_uri"] == detect["input_s3_uri"] == f"s3://{bucket}/images/"
+    assert setup["labels"] == detect["labels"]
+    # Label Studio reaches the images by the endpoint of aws_default, as Airflow does: no override.
+    assert "label_studio_s3_endpoint_url" not in setup
+    assert detect["label_studio_project_id"] == 1  # the first project of a new Label Studio
+    assert "flow_definition_arn" not in detect
+
+    dag_bag = DagBag(dag_folder=str(ROOT / "dags")).dags
+    for (dag_id, backend), conf in confs.items():
+        params = copy.deepcopy(dag_bag[dag_id].params)
         params.update(conf)  # as a triggered run does: the form's schema checks every value
-        resolved[dag_id] = params.validate()
-    RunConfig.from_params(resolved["detect_and_review"])
+        resolved = params.validate()
+        assert resolved["review_backend"] == backend
+        if dag_id == "detect_and_review":
+            assert RunConfig.from_params(resolved).review_backend == backend
+
+
+def test_the_documentation_gives_label_studio_s_address_and_login(services):
+    text = DOC.read_text()
+    env = environment(services[LABEL_STUDIO])
+    host_port = published_ports(services[LABEL_STUDIO])[label_studio_port(services)].split(":")[-1]
+    assert f"<http://localhost:{host_port}>" in text
+    assert f"`{env['LABEL_STUDIO_USERNAME']}` / `{env['LABEL_STUDIO_PASSWORD']}`" in text
+    assert f"heartexlabs/label-studio:{label_studio_version()}" in text

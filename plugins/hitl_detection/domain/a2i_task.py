@@ -12,15 +12,12 @@ from typing import Any
 
 from hitl_detection.domain.boxes import Box
 from hitl_detection.domain.labels import MAX_LABELS, label_problems
+from hitl_detection.domain.review_tasks import TaskInputError, boxes_among_labels
 from hitl_detection.domain.s3_uri import S3UriError, parse_s3_uri
 
 __all__ = ["MAX_INPUT_CONTENT_CHARS", "MAX_LABELS", "TaskInputError", "build_input_content"]
 
 MAX_INPUT_CONTENT_CHARS = 3_145_728
-
-
-class TaskInputError(ValueError):
-    """The review task cannot be built as asked."""
 
 
 def build_input_content(
@@ -45,11 +42,11 @@ def build_input_content(
         raise TaskInputError("; ".join(problems))
     document = {
         "taskObject": image_s3_uri,
-        "initialValue": [_pixel_box(box) for box in _among_labels("initial box", initial_boxes, labels)],
+        "initialValue": [_pixel_box(box) for box in boxes_among_labels("initial box", initial_boxes, labels)],
         "labels": list(labels),
         "uncertain": [
             {**_pixel_box(box), "score": box.score}
-            for box in _among_labels("uncertain box", uncertain_boxes, labels)
+            for box in boxes_among_labels("uncertain box", uncertain_boxes, labels)
         ],
     }
     content = json.dumps(document, separators=(",", ":"))
@@ -58,15 +55,6 @@ def build_input_content(
             f"InputContent is {len(content):,} characters, above the A2I limit of {MAX_INPUT_CONTENT_CHARS:,}"
         )
     return content
-
-
-def _among_labels(kind: str, boxes: Sequence[Box], labels: Sequence[str]) -> Sequence[Box]:
-    for index, box in enumerate(boxes):
-        if box.label not in labels:
-            raise TaskInputError(
-                f"{kind} {index} has label {box.label!r}, which is not among labels {list(labels)}"
-            )
-    return boxes
 
 
 def _pixel_box(box: Box) -> dict[str, Any]:

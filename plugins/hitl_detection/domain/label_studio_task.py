@@ -15,7 +15,7 @@ from typing import Any
 from hitl_detection.domain.boxes import Box
 from hitl_detection.domain.label_studio_config import IMAGE_DATA_FIELD, LabelingConfig
 from hitl_detection.domain.labels import label_problems
-from hitl_detection.domain.review_tasks import ReviewRequest
+from hitl_detection.domain.review_tasks import ReviewRequest, TaskInputError, boxes_among_labels
 from hitl_detection.domain.s3_uri import S3UriError, parse_s3_uri
 
 # Task data fields besides `image`. `run` and `image_key` are what a task is looked up by.
@@ -27,10 +27,6 @@ HEIGHT_FIELD = "image_height"
 LABELS_FIELD = "labels"
 HINTS_FIELD = "hints"  # the model's uncertain boxes, in words: shown, never drawn
 REGION_TYPE = "rectanglelabels"
-
-
-class TaskInputError(ValueError):
-    """The review task cannot be built as asked."""
 
 
 def build_task(
@@ -56,8 +52,8 @@ def build_task(
     problems = label_problems(request.labels)
     if problems:
         raise TaskInputError("; ".join(problems))
-    initial = _among_labels("initial box", request.initial_boxes, request.labels)
-    uncertain = _among_labels("uncertain box", request.uncertain_boxes, request.labels)
+    initial = boxes_among_labels("initial box", request.initial_boxes, request.labels)
+    uncertain = boxes_among_labels("uncertain box", request.uncertain_boxes, request.labels)
     width, height = request.image_size
     data = {
         IMAGE_DATA_FIELD: request.image_s3_uri,
@@ -114,12 +110,3 @@ def hints_text(boxes: Sequence[Box]) -> str:
 
 def _percent(score: float | None) -> str:
     return "(no score)" if score is None else f"{score:.0%}"
-
-
-def _among_labels(kind: str, boxes: Sequence[Box], labels: Sequence[str]) -> Sequence[Box]:
-    for index, box in enumerate(boxes):
-        if box.label not in labels:
-            raise TaskInputError(
-                f"{kind} {index} has label {box.label!r}, which is not among labels {list(labels)}"
-            )
-    return boxes

@@ -7,11 +7,25 @@ the stages of a run never need to know which backend they talk to.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from hitl_detection.domain.boxes import Box
+
+
+class TaskInputError(ValueError):
+    """A review task cannot be built from this request (a bad URI, a label outside the run's)."""
+
+
+def boxes_among_labels(kind: str, boxes: Sequence[Box], labels: Sequence[str]) -> Sequence[Box]:
+    """`boxes`, when every one has a label among `labels`: a reviewer can only pick those."""
+    for index, box in enumerate(boxes):
+        if box.label not in labels:
+            raise TaskInputError(
+                f"{kind} {index} has label {box.label!r}, which is not among labels {list(labels)}"
+            )
+    return boxes
 
 
 @dataclass(frozen=True)
