@@ -17,7 +17,7 @@ unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.pycache
 
 .PHONY: install test lint unit coverage demo stack parse-time bench lock clean airflow browser-deps test-browser \
-	labelstudio-venv labelstudio-lock test-labelstudio labelstudio
+	labelstudio-venv labelstudio-lock test-labelstudio test-labelstudio-browser labelstudio
 
 install: $(VENV)/.synced
 
@@ -99,7 +99,12 @@ labelstudio-lock: install
 # The Label Studio hook, review backend and end-to-end DAG runs against a real Label Studio (started once
 # for the session, ~1 min) and the local stand-in for AWS.
 test-labelstudio: install labelstudio-venv
-	$(BIN)/python -m pytest tests/labelstudio -m labelstudio
+	$(BIN)/python -m pytest tests/labelstudio -m "labelstudio and not browser"
+
+# A reviewer in Label Studio's own UI, in headless chromium, during a real detect_and_review run:
+# moves a model box and draws a missing one; screenshots in test-artifacts/browser/labelstudio/.
+test-labelstudio-browser: install labelstudio-venv browser-deps
+	$(BIN)/python -m pytest tests/labelstudio/test_review_in_the_browser.py -m "labelstudio and browser"
 
 # A local Label Studio in the foreground; Ctrl-C stops it. LABEL_STUDIO_PORT=8081 for a fixed port,
 # LABEL_STUDIO_DATA_DIR=.labelstudio-data to keep projects across starts (default: a temporary dir).

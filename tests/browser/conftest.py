@@ -6,7 +6,6 @@ Playwright's own browser download is blocked on these machines: the test drives 
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -14,28 +13,13 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-# As root on a machine without network: no sandbox, no GPU, and no background calls home.
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.browser.chromium import CHROMIUM, CHROMIUM_FLAGS, MISSING
+
 # Long enough for the whole form and the run page without scrolling.
 VIEWPORT = {"width": 1400, "height": 1100}
 # The scripted reviewer waits this long before answering, so that the review sensor really defers
 # and the triggerer runs ReviewsTrigger (with no wait the sensor's first check finds all answered).
 REVIEW_DELAY_SECONDS = 15
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "browser: drives the Airflow UI in headless chromium (make test-browser)"
-    )
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +60,7 @@ def airflow(artifacts):
 def browser_context(tmp_path_factory):
     """A headless chromium with a new, empty profile; closed at the end."""
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser-deps` (Debian's chromium)")
+        pytest.fail(MISSING)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
