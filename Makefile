@@ -16,7 +16,8 @@ LS_NEEDED := $(if $(filter labelstudio,$(REVIEW_BACKEND)),labelstudio-venv)
 unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.pycache
 
-.PHONY: install test lint unit coverage demo stack parse-time bench lock clean airflow browser-deps test-browser \
+.PHONY: install test lint unit coverage demo stack parse-time bench advise advise-measure lock clean airflow \
+	browser-deps test-browser test-faults \
 	labelstudio-venv labelstudio-lock test-labelstudio test-labelstudio-browser labelstudio
 
 install: $(VENV)/.synced
@@ -33,7 +34,8 @@ lint: install
 
 # The unit tests run once, under coverage; everything else after them.
 test: lint coverage
-	$(BIN)/python -m pytest --ignore=tests/unit --ignore=tests/browser --ignore=tests/labelstudio
+	$(BIN)/python -m pytest --ignore=tests/unit --ignore=tests/browser --ignore=tests/labelstudio \
+		--ignore=tests/faults/standalone
 
 unit: install
 	$(BIN)/python -m pytest tests/unit -q
@@ -72,8 +74,24 @@ browser-deps:
 test-browser: install browser-deps
 	$(BIN)/python -m pytest tests/browser -m browser -s
 
+# The faults only a real scheduler and triggerer meet, under `airflow standalone` with the stand-in: a
+# task process killed with SIGKILL while it starts loops, a run cleared from the REST API, the triggerer
+# killed during the wait (a few minutes; CI runs it after `make test`, which runs the rest of tests/faults).
+test-faults: install
+	$(BIN)/python -m pytest tests/faults/standalone
+
 parse-time: install
 	$(BIN)/python scripts/parse_time.py
+
+# Per-label threshold advice from local results (default demo-output/; ADVISE_ARGS="runs/ --target-precision
+# 0.98"): advice.json for the trigger form, advice.md and a plot per label in advice-output/.
+advise: install
+	$(BIN)/python scripts/advise_thresholds.py $(ADVISE_ARGS)
+
+# The advisor measured on the stand-in's simulated detector: advice from a run over 1,000 generated images,
+# review load and precision of what is accepted unreviewed on 1,000 others; report in advice-output/.
+advise-measure: install
+	$(BIN)/python scripts/advise_thresholds.py --measure $(ADVISE_ARGS)
 
 # Detection speed against the endpoint's bound and a sequential loop in the blog's style, task
 # instances, A2I calls and memory, on the stand-in; report in bench-output/bench.json. The default
@@ -113,4 +131,4 @@ labelstudio: install labelstudio-venv
 		$(if $(LABEL_STUDIO_DATA_DIR),--data-dir $(LABEL_STUDIO_DATA_DIR))
 
 clean:
-	rm -rf $(VENV) $(LS_VENV) .pycache .pytest_cache .ruff_cache .hypothesis .coverage demo-output bench-output test-artifacts
+	rm -rf $(VENV) $(LS_VENV) .pycache .pytest_cache .ruff_cache .hypothesis .coverage demo-output bench-output advice-output test-artifacts

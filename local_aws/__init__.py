@@ -4,6 +4,7 @@
 of what moto lacks; `local_aws.stack.start_stack()` runs it for a test, and `local_aws.workflow`
 creates resources on it. Like moto, the emulator has one folder per service over shared machinery:
 `core/` (HTTP front, wire protocols, errors, faults, botocore's models), `a2i/` (the A2I control plane
-and runtime), `endpoint/` (InvokeEndpoint with a simulated detector) and `actors/` (a scripted
+and runtime), `endpoint/` (InvokeEndpoint with a simulated detector), `transform/` (Batch Transform
+jobs run by the same detector) and `actors/` (a scripted
 reviewer, the reviewer API that plays the worker portal, sample images); `emulator.py` wires them.
 """

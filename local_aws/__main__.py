@@ -1,8 +1,8 @@
 """`python -m local_aws`: a local stand-in for the AWS services the DAGs use, in one process.
 
 moto answers S3 and SageMaker models, endpoint configs and endpoints; the emulator answers what
-moto lacks (A2I control plane and runtime, InvokeEndpoint) and proxies other SageMaker calls to
-moto. The first line printed is the `aws_default` Airflow connection that points at both.
+moto lacks (A2I control plane and runtime, InvokeEndpoint, transform jobs) and proxies other
+SageMaker calls to moto. The first line printed is the `aws_default` Airflow connection that points at both.
 """
 
 import argparse
@@ -73,12 +73,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="how long a new flow definition stays Initializing (default 1)",
     )
     parser.add_argument(
-        "--detector-latency", type=float, default=0.0, help="seconds each InvokeEndpoint takes (default 0)"
+        "--detector-latency",
+        type=float,
+        default=0.0,
+        help="seconds each InvokeEndpoint, and each image of a transform job, takes (default 0)",
     )
     parser.add_argument(
         "--endpoint-capacity",
         type=int,
-        help="InvokeEndpoint requests the model serves at once, across all endpoints; the others wait"
+        help="InvokeEndpoint requests the model serves at once, across all endpoints (and images a"
+        " transform job works on at once, at most its instances x MaxConcurrentTransforms); the others wait"
         " for a free slot (default: no limit)",
     )
     parser.add_argument(
@@ -194,7 +198,8 @@ def _banner(args: argparse.Namespace, moto_url: str, emulator_url: str, startup_
         [
             f"listening on {args.host}; the URLs below use the host {args.advertise_host}",
             f"moto (S3, SageMaker models/endpoint configs/endpoints): {moto_url}",
-            f"emulator (A2I control plane + runtime, InvokeEndpoint): {emulator_url}  region {args.region}",
+            f"emulator (A2I control plane + runtime, InvokeEndpoint, transform jobs): {emulator_url}"
+            f"  region {args.region}",
             f"reviewer API: GET {emulator_url}/reviewer/loops?status=pending|all",
             f"              POST {emulator_url}/reviewer/loops/<name>/answers"
             ' {"workerId", "answerContent": {"annotatedResult": ...}, "timeSpentInSeconds"?}',
@@ -204,7 +209,8 @@ def _banner(args: argparse.Namespace, moto_url: str, emulator_url: str, startup_
             f" GET {emulator_url}/_emulator/health",
             f"scripted reviewer: {review}",
             f"flow definitions turn Active {args.flow_activation_seconds:g}s after creation",
-            f"InvokeEndpoint: {args.detector_latency:g}s each, {capacity}",
+            f"InvokeEndpoint: {args.detector_latency:g}s each, {capacity}; transform jobs: as fast per image,"
+            " data logs in moto's CloudWatch Logs; a fault on RunTransformJob fails the next job",
             f"servers up in {startup_seconds:.2f}s (after imports); stop with Ctrl-C or SIGTERM",
         ]
     )

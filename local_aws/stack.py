@@ -166,21 +166,58 @@ def reset(stack: StackProcess) -> None:
 def inject_fault(
     stack: StackProcess,
     operation: str,
-    error: str,
+    error: str | None,
     *,
     status: int | None = None,
     message: str | None = None,
     count: int = 1,
+    after: int | None = None,
+    seconds: float | None = None,
+    delay_seconds: float | None = None,
 ) -> None:
-    """Make the next `count` calls of `operation` (e.g. "StartHumanLoop") fail with `error`."""
-    fault = {"operation": operation, "error": error, "count": count}
-    fault |= {key: value for key, value in (("status", status), ("message", message)) if value is not None}
+    """Make the next `count` calls of `operation` (e.g. "StartHumanLoop") fail with `error`, or
+    every call for `seconds` from the first one it fails; `after` calls pass first; `delay_seconds`
+    slows each down (with `error` None, that is all it does). Faults of one operation take turns."""
+    fault = {"operation": operation, "count": count}
+    optional = (
+        ("error", error),
+        ("status", status),
+        ("message", message),
+        ("after", after),
+        ("seconds", seconds),
+        ("delay_seconds", delay_seconds),
+    )
+    fault |= {key: value for key, value in optional if value is not None}
     _post(f"{stack.emulator_url}/_emulator/faults", fault)
 
 
-def _post(url: str, body: dict[str, Any]) -> None:
+def clear_faults(stack: StackProcess) -> None:
+    """End every armed fault (the outage is over), keeping all other state."""
+    _post(f"{stack.emulator_url}/_emulator/faults", None, method="DELETE")
+
+
+def arm_endpoint_outcome(
+    stack: StackProcess,
+    status: str,
+    *,
+    failure_reason: str | None = None,
+    creating_seconds: float = 0,
+    count: int = 1,
+) -> None:
+    """The next `count` endpoints created stay Creating for `creating_seconds`, then turn `status`
+    ("InService" or "Failed", with `failure_reason`)."""
+    outcome = {"status": status, "creating_seconds": creating_seconds, "count": count}
+    if failure_reason is not None:
+        outcome["failure_reason"] = failure_reason
+    _post(f"{stack.emulator_url}/_emulator/endpoint-outcomes", outcome)
+
+
+def _post(url: str, body: dict[str, Any] | None, method: str = "POST") -> None:
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+        url,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method=method,
     )
     with urllib.request.urlopen(request, timeout=30) as answer:
         answer.read()

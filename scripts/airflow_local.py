@@ -97,6 +97,8 @@ class LocalAirflow:
     log_path: Path
     stack: StackProcess
     process: subprocess.Popen
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+    """The environment every Airflow process of it runs with."""
     studio: LabelStudioProcess | None = None
     username: str = USERNAME
     password: str = PASSWORD
@@ -318,12 +320,14 @@ def local_airflow(
     timeout: float = START_TIMEOUT,
     on_progress=lambda message: None,
     label_studio: bool = False,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[LocalAirflow]:
     """The stand-in and `airflow standalone` wired to it, ready to use; both stopped by pid on exit.
 
     `home` is emptied first. Standalone's output goes to `home`/standalone.log, the stand-in's
     log to `home`/local-aws.log. With `label_studio`, a Label Studio (data and log under `home`)
-    and its scripted reviewers too.
+    and its scripted reviewers too. `settings`: more environment for every Airflow process
+    (`AIRFLOW__<SECTION>__<KEY>` values over the defaults here).
     """
     started = time.monotonic()
     if port is None:
@@ -350,6 +354,7 @@ def local_airflow(
             start_label_studio_reviewers(studio, reviewing)
         on_progress(f"Starting airflow standalone on 127.0.0.1:{port} (log: {home / 'standalone.log'})...")
         env = airflow_env(home, port, stack.conn_uri_env, studio.connection_json if studio else None)
+        env |= settings or {}
         process = start_standalone(env, home / "standalone.log")
         (home / PID_FILE).write_text(str(process.pid))
         airflow = LocalAirflow(
@@ -358,6 +363,7 @@ def local_airflow(
             log_path=home / "standalone.log",
             stack=stack,
             process=process,
+            env=env,
             studio=studio,
         )
         wait_until_ready(airflow, timeout)

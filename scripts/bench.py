@@ -3,6 +3,7 @@
     python scripts/bench.py                             # the default scenarios
     python scripts/bench.py --scenario 100:4            # 100 images, an endpoint serving 4 at once
     python scripts/bench.py --scenario 1000:4 --scenario 1000:16 --latency 0.1
+    python scripts/bench.py --scenario 10000:4 --transform 10000   # and in transform mode
 
 Per scenario, on a fresh local stand-in for AWS whose endpoint serves at most C InvokeEndpoint
 requests at once (the rest queue), each taking `latency` seconds:
@@ -16,8 +17,17 @@ requests at once (the rest queue), each taking `latency` seconds:
    endpoint (nothing deployed), reviews answered by the stand-in's scripted reviewer.
 
 Every loop is timed the same way, by botocore event handlers: from the first InvokeEndpoint to
-the end of the last StartHumanLoop. The bound is N x latency / C: no client can do better. The
-table goes to stdout and the whole report to bench-output/bench.json. Measured, never asserted.
+the end of the last StartHumanLoop. The bound is N x latency / C: no client can do better.
+
+5. in the scenarios of `--transform` N images (10,000 by default), `detect_and_review` again on the
+   same images with inference `batch_transform`: it deploys its model (C / 4 instances, 4 requests
+   each: MaxConcurrentTransforms), and the stand-in runs one transform job per content type with
+   the same latency, at most instances x MaxConcurrentTransforms images at once each. Timed from
+   the first job's TransformStartTime to the last one's TransformEndTime (the stand-in ends a job
+   right after its last output), against N x latency / (instances x MaxConcurrentTransforms); and
+   the bytes of image data the Airflow worker read (GetObject on the images), in both modes.
+
+The tables go to stdout and the whole report to bench-output/bench.json. Measured, never asserted.
 """
 
 from __future__ import annotations
@@ -51,6 +61,7 @@ OUTPUT = ROOT / "bench-output"
 TEMPLATE = ROOT / "include" / "templates" / "a2i_bounding_box.liquid.html"
 
 DEFAULT_SCENARIOS = ((1000, 4), (10000, 4), (1000, 16))
+DEFAULT_TRANSFORM_IMAGES = (10000,)
 DEFAULT_LATENCY = 0.05
 DEFAULT_SEQUENTIAL_SAMPLE = 1000
 CAPACITY_OPTION = "--endpoint-capacity"
@@ -74,6 +85,7 @@ WARM_UP_IMAGES = 10
 
 A2I_SERVICE = "sagemaker-a2i-runtime"
 INVOKE = "sagemaker-runtime.InvokeEndpoint"
+GET_OBJECT = "s3.GetObject"
 START_LOOP = f"{A2I_SERVICE}.StartHumanLoop"
 
 # The targets of the issue.
@@ -86,6 +98,7 @@ MEMORY_GROWTH_FACTOR = 1.2
 # that 0.1 MiB against 0.2 MiB does not read as "twice the memory".
 MEMORY_FLOOR_MIB = 1.0
 SMALL, LARGE = 1000, 10000
+TRANSFORM_BOUND_FACTOR = 1.5
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,6 +249,19 @@ def derive(scenario: dict[str, Any]) -> dict[str, Any]:
     return scenario
 
 
+def derive_transform(transform: dict[str, Any], images: int, latency: float) -> dict[str, Any]:
+    """The transform run's figures: its jobs' span against the bound N x latency / (instances x
+    MaxConcurrentTransforms), and the image bytes the worker read."""
+    jobs = transform["jobs"]
+    starts = [datetime.fromisoformat(job["started"]) for job in jobs if job.get("started")]
+    ends = [datetime.fromisoformat(job["ended"]) for job in jobs if job.get("ended")]
+    transform["jobs_s"] = (max(ends) - min(starts)).total_seconds() if starts and ends else None
+    transform["bound_s"] = images * latency / (transform["instances"] * transform["concurrency"])
+    transform["ratio_to_bound"] = ratio(transform["jobs_s"], transform["bound_s"])
+    transform["image_bytes_per_image"] = ratio(transform["dag"]["image_bytes_read"], images)
+    return transform
+
+
 def find_scenario(
     scenarios: Sequence[Mapping[str, Any]], images: int, capacity: int, latency: float = TARGET_LATENCY
 ) -> Mapping[str, Any] | None:
@@ -348,6 +374,48 @@ def _memory_target(scenarios: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"target": name, "met": _met(checks), "detail": "; ".join(detail)}
 
 
+def _transform_targets(scenarios: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    speed = (
+        f"transform mode, 50 ms, {LARGE:,} images: first job start to last job end within "
+        f"{TRANSFORM_BOUND_FACTOR}x N x latency / (instances x MaxConcurrentTransforms)"
+    )
+    reads = f"transform mode, {LARGE:,} images: no image data read by the Airflow worker"
+    scenario = next(
+        (
+            s
+            for s in scenarios
+            if s.get("transform") and s["images"] == LARGE and math.isclose(s["latency_s"], TARGET_LATENCY)
+        ),
+        None,
+    )
+    if scenario is None:
+        missing = {"met": None, "detail": f"not measured (no {LARGE:,}-image scenario in transform mode)"}
+        return [{"target": speed, **missing}, {"target": reads, **missing}]
+    transform = scenario["transform"]
+    jobs_s = "-" if transform["jobs_s"] is None else f"{transform['jobs_s']:.1f} s"
+    speed_detail = (
+        f"{jobs_s} = {_x(transform['ratio_to_bound'])} the bound of {transform['bound_s']:.1f} s "
+        f"({transform['instances']} x {transform['concurrency']}; "
+        f"{len(transform['jobs'])} jobs, one per content type)"
+    )
+    read = transform["dag"]["image_bytes_read"]
+    endpoint_read = scenario["dag"].get("image_bytes_read")
+    reads_detail = (
+        f"{read:,} bytes in {transform['dag']['image_reads']:,} reads of image headers "
+        f"({_num(transform['image_bytes_per_image'], 0)} an image), against "
+        + ("-" if endpoint_read is None else f"{endpoint_read:,}")
+        + " bytes read in endpoint mode"
+    )
+    return [
+        {
+            "target": speed,
+            "met": _at_most(transform["ratio_to_bound"], TRANSFORM_BOUND_FACTOR),
+            "detail": speed_detail,
+        },
+        {"target": reads, "met": read == 0, "detail": reads_detail},
+    ]
+
+
 def evaluate_targets(scenarios: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One entry per target of the issue: {target, met (True, False or None: not measured), detail}."""
     return [
@@ -356,6 +424,7 @@ def evaluate_targets(scenarios: Sequence[Mapping[str, Any]]) -> list[dict[str, A
         _speed_target(scenarios, SMALL, 16),
         _collect_publish_target(scenarios),
         _memory_target(scenarios),
+        *_transform_targets(scenarios),
     ]
 
 
@@ -437,6 +506,57 @@ def format_table(scenarios: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines + notes)
 
 
+def format_transform_table(scenarios: Sequence[Mapping[str, Any]]) -> str:
+    """The scenarios run in transform mode too: the jobs' span against their bound, and what the
+    worker read of the images in each mode."""
+    header = (
+        "images",
+        "latency s",
+        "inst. x conc.",
+        "jobs",
+        "bound s",
+        "jobs s",
+        "jobs/bound",
+        "DAG run s",
+        "loops",
+        "worker image bytes",
+        "(endpoint mode)",
+        "state",
+    )
+    rows = [header]
+    for s in scenarios:
+        transform = s.get("transform")
+        if not transform:
+            continue
+        endpoint_read = s["dag"].get("image_bytes_read")
+        rows.append(
+            (
+                f"{s['images']:,}",
+                f"{s['latency_s']:g}",
+                f"{transform['instances']} x {transform['concurrency']}",
+                str(len(transform["jobs"])),
+                _num(transform["bound_s"]),
+                _num(transform["jobs_s"]),
+                _x(transform["ratio_to_bound"]),
+                _num(transform["dag"]["wall_s"]),
+                str(transform["dag"]["reviewed_images"]),
+                f"{transform['dag']['image_bytes_read']:,}",
+                "-" if endpoint_read is None else f"{endpoint_read:,}",
+                str(transform["dag"]["state"]),
+            )
+        )
+    if len(rows) == 1:
+        return ""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [" | ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "-+-".join("-" * width for width in widths))
+    lines.append(
+        "transform mode: one job per content type, run at once; jobs s from the first TransformStartTime to "
+        "the last TransformEndTime; worker image bytes: GetObject on the images by the DAG run's tasks"
+    )
+    return "\n".join(lines)
+
+
 def format_tasks(scenario: Mapping[str, Any]) -> str:
     """The DAG run's tasks: instances, busy seconds, peak RSS growth."""
     dag = scenario["dag"]
@@ -490,6 +610,8 @@ class CallRecorder:
             self.last_invoke_end: float | None = None
             self.last_loop_started: float | None = None
             self.loops: set[str] = set()
+            self.image_bytes = 0
+            self.image_reads = 0
 
     def install(self) -> None:
         """On every botocore session created from now on: boto3's default one and every hook's."""
@@ -508,8 +630,11 @@ class CallRecorder:
         return f"{model.service_model.service_name}.{model.name}"
 
     def _before_parameter_build(self, params, model, context, **_) -> None:
-        if self._name(model) == START_LOOP:
+        name = self._name(model)
+        if name == START_LOOP:
             context["bench_loop_name"] = params.get("HumanLoopName")
+        elif name == GET_OBJECT:
+            context["bench_image_read"] = str(params.get("Key", "")).startswith(IMAGE_PREFIX)
 
     def _before_call(self, model, **_) -> None:
         if not self.active:
@@ -521,13 +646,16 @@ class CallRecorder:
             if name == INVOKE and self.first_invoke is None:
                 self.first_invoke = now
 
-    def _after_call(self, model, http_response, context, **_) -> None:
+    def _after_call(self, model, http_response, parsed, context, **_) -> None:
         if not self.active or http_response.status_code >= 300:
             return
         now = time.time()
         name = self._name(model)
         with self._lock:
-            if name == INVOKE:
+            if name == GET_OBJECT and context.get("bench_image_read"):
+                self.image_bytes += parsed.get("ContentLength") or 0
+                self.image_reads += 1
+            elif name == INVOKE:
                 self.last_invoke_end = now
             elif name == START_LOOP:
                 self.last_loop_started = now
@@ -619,6 +747,9 @@ class ImageCache:
             path.write_bytes(body)
             return body
         return path.read_bytes()
+
+    def total_bytes(self, count: int) -> int:
+        return sum(len(self.body(index)) for index in range(count))
 
     def upload(self, s3, bucket: str, count: int) -> list[str]:
         keys = [self.key(index) for index in range(count)]
@@ -755,6 +886,7 @@ def run_dag(conf: dict, recorder: CallRecorder) -> dict:
             recorder.active = False
     wall = time.perf_counter() - started
     instances = []
+    detected = None
     if run is not None:
         for ti in run.get_task_instances():
             instances.append(
@@ -764,6 +896,8 @@ def run_dag(conf: dict, recorder: CallRecorder) -> dict:
                     "end": ti.end_date.timestamp() if ti.end_date else None,
                 }
             )
+            if ti.task_id == "detect_objects" and detected is None:
+                detected = ti.xcom_pull(task_ids="detect_objects")
     return {
         "seconds": recorder.elapsed(),
         "wall_s": round(wall, 2),
@@ -775,6 +909,9 @@ def run_dag(conf: dict, recorder: CallRecorder) -> dict:
         "aws_calls": dict(sorted(recorder.calls.items())),
         "reviewed_images": len(recorder.loops),
         "invocations": recorder.calls[INVOKE],
+        "image_bytes_read": recorder.image_bytes,
+        "image_reads": recorder.image_reads,
+        "detected": detected,
         "rss_mib": {
             "start": round(sampler.samples[0][1] / 2**20, 1),
             "peak": round(max(rss for _, rss in sampler.samples) / 2**20, 1),
@@ -790,6 +927,7 @@ def run_scenario(
     cache: ImageCache,
     recorder: CallRecorder,
     warm: bool,
+    transform: bool = False,
 ) -> dict:
     import demo
 
@@ -860,18 +998,48 @@ def run_scenario(
                 f" loops and the DAG {dag['reviewed_images']}: their gates disagree",
                 flush=True,
             )
-    return derive(
-        {
-            "images": images,
-            "capacity": capacity,
-            "latency_s": latency,
-            "stack_startup_s": round(stack.startup_seconds or 0, 2),
-            "dag_test_warm_up_s": warm_up_s,
-            "sequential": sequential,
-            "parallel": parallel,
-            "dag": dag,
-        }
-    )
+        transformed = None
+        if transform:
+            wait_for_reviewer(stack)
+            transformed = derive_transform(run_transform(conf, capacity, recorder), images, latency)
+            print(
+                f"  detect_and_review in transform mode: {transformed['dag']['state']}, jobs"
+                f" {_num(transformed['jobs_s'])} s for a bound of {transformed['bound_s']:.1f} s"
+                f" (run {transformed['dag']['wall_s']:.1f} s), the worker read"
+                f" {transformed['dag']['image_bytes_read']:,} bytes of images"
+                f" (endpoint mode: {dag['image_bytes_read']:,})",
+                flush=True,
+            )
+    scenario = {
+        "images": images,
+        "capacity": capacity,
+        "latency_s": latency,
+        "image_bytes": cache.total_bytes(images),
+        "stack_startup_s": round(stack.startup_seconds or 0, 2),
+        "dag_test_warm_up_s": warm_up_s,
+        "sequential": sequential,
+        "parallel": parallel,
+        "dag": dag,
+    }
+    if transformed:
+        scenario["transform"] = transformed
+    return derive(scenario)
+
+
+def run_transform(conf: dict, capacity: int, recorder: CallRecorder) -> dict:
+    """detect_and_review on the same images with inference batch_transform: its own model, on as many
+    instances as the endpoint has, each sent the DAG's requests per instance at once."""
+    from hitl_detection.operators.plan import DEFAULT_CONCURRENCY_PER_INSTANCE
+
+    instances = max(1, capacity // DEFAULT_CONCURRENCY_PER_INSTANCE)
+    transform_conf = conf | {
+        "endpoint_name": None,
+        "inference": "batch_transform",
+        "instance_count": instances,
+    }
+    dag = run_dag(transform_conf, recorder)
+    jobs = (dag.get("detected") or {}).get("transform_jobs", [])
+    return {"instances": instances, "concurrency": DEFAULT_CONCURRENCY_PER_INSTANCE, "jobs": jobs, "dag": dag}
 
 
 def parse_times() -> dict | None:
@@ -905,11 +1073,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="K",
         help="run the sequential loop over the first K images only when there are more (1000)",
     )
+    parser.add_argument(
+        "--transform",
+        action="append",
+        type=int,
+        metavar="N",
+        help="in the scenarios of N images, run detect_and_review in transform mode too; repeatable"
+        f" (default: {', '.join(str(n) for n in DEFAULT_TRANSFORM_IMAGES)})",
+    )
+    parser.add_argument("--no-transform", action="store_true", help="run no scenario in transform mode")
     parser.add_argument("--no-parse-time", action="store_true", help="skip the DAG files' parse times")
     args = parser.parse_args(argv)
     if args.latency <= 0 or args.sequential_sample < 1:
         parser.error("--latency must be positive and --sequential-sample at least 1")
     scenarios = args.scenario or list(DEFAULT_SCENARIOS)
+    transform_images = set() if args.no_transform else set(args.transform or DEFAULT_TRANSFORM_IMAGES)
+    # The DAG waits for a transform job looking every second (60 by default), so that its run time
+    # is the job's, not the poll's.
+    os.environ.setdefault("AIRFLOW__HITL_DETECTION__TRANSFORM_POLL_SECONDS", "1")
 
     if not stack_has_option(CAPACITY_OPTION):
         print(
@@ -941,6 +1122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cache,
                 recorder,
                 warm=bool(results),
+                transform=images in transform_images,
             )
             results.append(scenario)
 
@@ -960,6 +1142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print()
     print(format_table(results))
+    transform_table = format_transform_table(results)
+    if transform_table:
+        print()
+        print(transform_table)
     for scenario in results:
         print()
         print(format_tasks(scenario))
@@ -971,7 +1157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         print(parse_time.format_times(parse))
     print(f"\nThe whole report: {(OUTPUT / 'bench.json').relative_to(ROOT)}")
-    return 0 if all(s["dag"]["state"] == "success" for s in results) else 1
+    states = [s["dag"]["state"] for s in results] + [
+        s["transform"]["dag"]["state"] for s in results if "transform" in s
+    ]
+    return 0 if all(state == "success" for state in states) else 1
 
 
 if __name__ == "__main__":

@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         summary, records = download_results(s3, folder)
         report(summary, folder, stack.client("sagemaker"))
         draw_reviewed(s3, records)
+        advise_thresholds_over_results()
         print(f"detect_and_review took {run_seconds:.0f} s.")
     stopped = "Stand-in and Label Studio" if labelstudio else "Stand-in"
     print(f"{stopped} stopped. Demo took {time.monotonic() - started:.0f} s.")
@@ -221,18 +222,41 @@ def download_results(s3, folder_uri: str):
     OUTPUT.mkdir(exist_ok=True)
     for name in ("results.jsonl", "summary.json"):
         s3.download_file(bucket, f"{folder}{name}", str(OUTPUT / name))
+    download_folder(s3, bucket, f"{folder}exports/", OUTPUT / "exports")
     summary = json.loads((OUTPUT / "summary.json").read_text())
     records = [json.loads(line) for line in (OUTPUT / "results.jsonl").read_text().splitlines() if line]
     return summary, records
 
 
+def download_folder(s3, bucket: str, prefix: str, target: Path) -> None:
+    """Every object under `prefix` into `target`, by its path under the prefix (an older copy goes)."""
+    import shutil
+
+    shutil.rmtree(target, ignore_errors=True)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", ()):
+            path = target / item["Key"].removeprefix(prefix)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, item["Key"], str(path))
+
+
 def report(summary: dict, folder: str, sagemaker) -> None:
+    from hitl_detection.domain.bill import format_bill
     from hitl_detection.domain.records import format_summary
 
     print()
     print(format_summary(summary))
     print()
+    bill = summary["bill"]
+    print(f"No bill: {bill['error']}" if "error" in bill else format_bill(bill))
+    print()
     print(f"Results: {folder}results.jsonl and {folder}summary.json (copied to {OUTPUT.relative_to(ROOT)}/)")
+    sets = summary["training_sets"]
+    print(
+        f"Training sets of {sets['images']} images ({sets['excluded']} left out, listed in excluded.jsonl), "
+        f"classes {sets['classes']}: {folder}exports/ coco.json, yolo/ (labels/ and classes.txt), "
+        f"manifest.jsonl (copied to {OUTPUT.relative_to(ROOT)}/exports/)"
+    )
     endpoints = sagemaker.list_endpoints()["Endpoints"]
     print(f"Endpoints left running: {len(endpoints)}")
 
@@ -263,6 +287,17 @@ def draw_reviewed(s3, records: list[dict]) -> None:
         drawn += 1
     print(f"Pictures of the {drawn} reviewed images (orange: model; blue: kept model boxes; green: human):")
     print(f"  {pictures.relative_to(ROOT)}/")
+
+
+def advise_thresholds_over_results() -> None:
+    """The threshold advisor (`make advise`) over the demo's results: advice.json, table, plots."""
+    from advise_thresholds import advise_local
+
+    advice = advise_local([OUTPUT], OUTPUT / "advice")
+    print(
+        f"Threshold advice from {advice.reviewed_images} reviewed images: {advice.form()} "
+        f"(table and a plot per label in {OUTPUT.relative_to(ROOT)}/advice/)"
+    )
 
 
 def draw_box(draw, box: dict, colour, width: int, caption: str) -> None:

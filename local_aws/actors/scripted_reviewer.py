@@ -20,7 +20,7 @@ import os
 import random
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -100,8 +100,9 @@ class ScriptedReviewer:
         self.delay_seconds = delay_seconds
         self._session = requests.Session()
 
-    def poll_once(self) -> int:
-        """Answers every pending loop older than delay_seconds; returns the answers submitted."""
+    def poll_once(self, only: Callable[[dict], bool] | None = None) -> int:
+        """Answers every pending loop older than delay_seconds (of those `only` takes, given the
+        loop as the reviewer API lists it); returns the answers submitted."""
         response = self._session.get(
             f"{self.emulator_url}/reviewer/loops", params={"status": "pending"}, timeout=_HTTP_TIMEOUT
         )
@@ -111,7 +112,7 @@ class ScriptedReviewer:
         for loop in response.json()["loops"]:
             created = datetime.fromisoformat(loop["CreationTime"])
             age = (now - (created if created.tzinfo else created.replace(tzinfo=UTC))).total_seconds()
-            if age >= self.delay_seconds:
+            if age >= self.delay_seconds and (only is None or only(loop)):
                 submitted += self._answer(loop)
         return submitted
 

@@ -47,15 +47,21 @@ def reset_moto(moto_url: str) -> None:
         raise RuntimeError(f"moto reset at {moto_url} answered {answer.status}")
 
 
-def moto_client(service: str, moto_url: str, region: str) -> Any:
-    """A boto3 client of moto, with moto's dummy credentials and path-style S3 URLs."""
+def moto_client(service: str, moto_url: str, region: str, max_pool_connections: int = 10) -> Any:
+    """A boto3 client of moto, with moto's dummy credentials and path-style S3 URLs; as many
+    connections as the threads that share it."""
+    config = Config(
+        s3={"addressing_style": "path"},
+        retries={"max_attempts": 2},
+        max_pool_connections=max_pool_connections,
+    )
     return boto3.client(
         service,
         endpoint_url=moto_url,
         region_name=region,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+        config=config,
     )
 
 

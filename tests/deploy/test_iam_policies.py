@@ -67,7 +67,7 @@ ACCOUNT_ID = "123456789012"  # the stand-in's account (moto's)
 RESULTS_BUCKET = "hitl-results"
 A2I_OUTPUT_BUCKET = "hitl-a2i-output"
 REUSED_ENDPOINT = "team-detector"
-SERVICES = ("s3", "sagemaker", "sagemaker-runtime", "sagemaker-a2i-runtime")
+SERVICES = ("s3", "sagemaker", "sagemaker-runtime", "sagemaker-a2i-runtime", "logs")
 AIRFLOW_POLICIES = ("airflow-pipeline-policy.json", "airflow-review-setup-policy.json")
 ROLE_POLICIES = ("sagemaker-execution-role-policy.json", "a2i-review-role-policy.json")
 TRUST_POLICY = "sagemaker-trust-policy.json"
@@ -471,7 +471,9 @@ class Recorder:
             self._dag_id = "outside a run"
 
     def _record(self, model, params, context, **_) -> None:
-        kept = {key: value for key, value in params.items() if isinstance(value, str | bool | int | dict)}
+        kept = {
+            key: value for key, value in params.items() if isinstance(value, str | bool | int | dict | list)
+        }
         call = Call(
             dag_id=self._dag_id,
             service=model.service_model.service_name,
@@ -495,7 +497,8 @@ def dag_bag(airflow_db):
 @pytest.fixture(scope="module")
 def recorded(stack, dag_bag) -> list[Call]:
     """The calls of review_workflow_setup; of detect_and_review on its flow definition, deploying
-    an endpoint for 4 images of which one is reviewed; and of a run reusing an endpoint."""
+    an endpoint for 4 images of which one is reviewed; of a run reusing an endpoint; and of a run
+    detecting with a transform job (whose images all pass: its data log is not read)."""
     from local_aws.stack import reset
 
     reset(stack)
@@ -532,6 +535,9 @@ def recorded(stack, dag_bag) -> list[Call]:
             assert (
                 detect_and_review.test(run_conf={**conf, "endpoint_name": REUSED_ENDPOINT}).state == "success"
             )
+        with world.reviewers(), recorder.recording("detect_and_review (batch transform)"):
+            transform = {**conf, "endpoint_name": None, "inference": "batch_transform"}
+            assert detect_and_review.test(run_conf=transform).state == "success"
     return recorder.calls
 
 
@@ -557,6 +563,9 @@ def requests_for(call: Call, rename: Callable[[str], str] = lambda name: name) -
     requests = [arn_request(call, action, kind, rename) for kind in resource_types(action)]
     if not requests:
         requests = [Request(action, "*", condition_context(call, action))]
+    elif call.service == "sagemaker" and call.params.get("Tags"):
+        # SageMaker authorizes the tags of a Create call as sagemaker:AddTags on what it creates.
+        requests.append(Request("sagemaker:AddTags", requests[0].resource, {}, requests[0].resource_type))
     for key, value in call.params.items():
         if key.endswith("RoleArn"):  # handing a role to the service takes iam:PassRole
             prefix, _, role = value.partition(":role/")
@@ -613,13 +622,16 @@ def test_the_runs_called_every_service_of_their_stages(recorded):
     services: dict[str, set[str]] = {}
     for call in recorded:
         services.setdefault(call.dag_id, set()).add(call.service)
+    endpoint_run = set(SERVICES) - {"logs"}  # the data log of a transform job that failed an image
     assert services == {
         "review_workflow_setup": {"sagemaker"},
-        "detect_and_review": set(SERVICES),
-        "detect_and_review (reusing an endpoint)": set(SERVICES),
+        "detect_and_review": endpoint_run,
+        "detect_and_review (reusing an endpoint)": endpoint_run,
+        "detect_and_review (batch transform)": endpoint_run - {"sagemaker-runtime"},
     }
     operations = {call.operation for call in recorded}
     assert {"CreateFlowDefinition", "CreateModel", "StartHumanLoop", "DeleteEndpoint"} <= operations
+    assert {"CreateTransformJob", "DescribeTransformJob"} <= operations
 
 
 def test_the_policies_allow_every_call_the_dags_made(recorded):

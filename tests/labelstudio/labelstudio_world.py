@@ -30,6 +30,8 @@ REVIEWED = [f"street-{n:02d}.{'png' if n == 6 else 'jpg'}" for n in (4, 5, 6, 7,
 # The DAG files read these when they are parsed: poll every second, retry failed tasks at once.
 os.environ["AIRFLOW__HITL_DETECTION__REVIEW_POLL_SECONDS"] = "1"
 os.environ["AIRFLOW__HITL_DETECTION__RETRY_DELAY_SECONDS"] = "0"
+# Label Studio lists a task as soon as it is imported: one missing from a sweep is looked up at once.
+os.environ["AIRFLOW__HITL_DETECTION__REVIEW_MISSING_GRACE_SECONDS"] = "0"
 
 
 @dataclass

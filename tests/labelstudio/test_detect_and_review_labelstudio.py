@@ -161,6 +161,31 @@ def test_a_skipped_task_gives_review_failed_and_the_run_still_publishes(world, d
     assert summary["by_status"] == {"accepted": 5, "reviewed": 6, "review_failed": 1, "error": 0}
 
 
+def test_a_task_deleted_in_label_studio_ends_the_wait_and_the_others_are_published(world, dag_bag):
+    def delete_street_05(task: dict) -> bool:
+        """What someone tidying the project does; the reviewer then finds the task gone."""
+        if not (task["data"].get("image_key") or "").endswith("/street-05.jpg"):
+            return False
+        headers = {"Authorization": f"Token {world.studio.token}"}
+        httpx.delete(
+            f"{world.studio.url}/api/tasks/{task['id']}", headers=headers, timeout=30
+        ).raise_for_status()
+        return True
+
+    with world.reviewers(skip=delete_street_05):
+        run = dag_bag.get_dag("detect_and_review").test(run_conf=world.conf())
+
+    assert run.state == "success", states(run)
+    summary, records = published(world.stack, run)
+    (failed,) = [r for r in records if r["status"] == "review_failed"]
+    assert file_name(failed) == "street-05.jpg"
+    assert failed["error"] == (
+        f"Label Studio task {failed['review']['task_id']} of project {world.project_id} was deleted before "
+        "its answers were collected: it no longer exists"
+    )
+    assert summary["by_status"] == {"accepted": 5, "reviewed": 6, "review_failed": 1, "error": 0}
+
+
 def test_a_cleared_run_rerun_imports_no_second_task_and_publishes_the_same_results(world, dag_bag):
     moment = datetime(2026, 11, 20, tzinfo=UTC)
     detect_and_review = dag_bag.get_dag("detect_and_review")

@@ -14,11 +14,12 @@ from hitl_detection.hooks.label_studio import LabelStudioApiError
 from hitl_detection.operators.review_workflow import LABEL_STUDIO_MODEL_VERSION, render_labeling_config
 from hitl_detection.review.base import Connections, ReviewSetupError
 from hitl_detection.review.factory import build_review_backend, review_settings
-from hitl_detection.review.labelstudio import DELETED, LabelStudioReviewBackend
+from hitl_detection.review.labelstudio import LabelStudioReviewBackend
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.timeout(900)]
 
-RUN_ID = "manual__2026-12-01T10:00:00+00:00"
+# A run key as plan_run makes it: the run id, the DAG id and the deployment id.
+RUN_ID = "manual__2026-12-01T10:00:00+00:00:detect_and_review:5f0c2a9e41d7b3c6"
 BUCKET = "review-backend-images"
 LABELS = ("car", "person")
 SIZE = (640, 400)
@@ -236,7 +237,8 @@ def test_starts_are_imported_in_batches_and_a_retry_reuses_every_task(hook, proj
 
 def test_another_runs_tasks_are_never_reused(hook, backend, project):
     mine = backend.start(request_for("a.jpg"))
-    theirs = backend_for(project["id"]).start(request_for("a.jpg", run_key=f"{RUN_ID}-other"))
+    # The same run id in another deployment (staging beside prod) is another run.
+    theirs = backend_for(project["id"]).start(request_for("a.jpg", run_key=f"{RUN_ID}-staging"))
     assert mine.handle != theirs.handle
     assert mine.name != theirs.name
 
@@ -244,7 +246,9 @@ def test_another_runs_tasks_are_never_reused(hook, backend, project):
 # Waiting
 
 
-def test_progress_counts_answered_skipped_and_deleted_tasks_in_one_sweep(hook, backend):
+def test_progress_counts_answered_and_skipped_tasks_in_one_sweep_and_a_deleted_one_is_found_by_id(
+    hook, backend
+):
     tickets = [backend.start(request_for(key)) for key in ("a.jpg", "b.jpg", "c.jpg", "d.jpg")]
     scope = backend.progress_scope(RUN_ID, started_after=None)
     assert scope == {"project_id": backend.project_id, "run": RUN_ID}
@@ -260,11 +264,23 @@ def test_progress_counts_answered_skipped_and_deleted_tasks_in_one_sweep(hook, b
     progress = backend.progress(scope, 4)
 
     assert sent == [f"GET /api/projects/{backend.project_id}", "GET /api/tasks"]
-    assert progress.finished == 3
-    assert progress.failed == (tickets[1].name, DELETED)
+    # A deleted task is missing from the sweep: not listed, not finished.
+    assert (progress.finished, progress.listed, progress.unlisted) == (2, 3, 1)
+    assert progress.failed == (tickets[1].name,)
     assert progress.pending == (tickets[3].name,)
+
+    sent.clear()
+    deleted = backend.deleted(scope, tickets)
+
+    # One sweep, then a read by id of the one task it did not list.
+    assert sent == ["GET /api/tasks", f"GET /api/tasks/{tickets[2].handle}"]
+    assert deleted == [tickets[2].name]
     hook.create_annotation(int(tickets[3].handle), [])
-    assert backend.progress(scope, 4).done
+    assert backend.progress(scope, 4).with_deleted(deleted).done
+    assert backend.collect(tickets[2]).error == (
+        f"Label Studio task {tickets[2].handle} of project {backend.project_id} was deleted before its "
+        "answers were collected: it no longer exists"
+    )
 
 
 def test_a_task_needs_the_projects_number_of_annotations(hook, make_project):
@@ -329,17 +345,21 @@ def test_skipped_deleted_and_unreadable_tasks_are_outcomes_with_the_reason(hook,
     skipped, deleted, unreadable = (backend.start(request_for(key)) for key in ("s.jpg", "d.jpg", "u.jpg"))
     hook.skip_task(int(skipped.handle))
     hook.delete_task(int(deleted.handle))
-    hook.create_annotation(int(unreadable.handle), [region(Box("dog", 1, 1, 5, 5))])
+    no_label = region(CAR)
+    no_label["value"]["rectanglelabels"] = []
+    hook.create_annotation(int(unreadable.handle), [no_label])
 
     label = f"Label Studio task {{}} of project {backend.project_id}"
     assert (
         backend.collect(skipped).error
         == f"{label.format(skipped.handle)} was skipped by {label_studio.username}"
     )
-    assert backend.collect(deleted).error == f"{label.format(deleted.handle)} was deleted"
+    assert backend.collect(deleted).error == (
+        f"{label.format(deleted.handle)} was deleted before its answers were collected: it no longer exists"
+    )
     assert backend.collect(unreadable).error == (
-        f"{label.format(unreadable.handle)}: annotations[0].result[0].value.rectanglelabels is ['dog'], "
-        "which is not among the run's labels ['car', 'person']"
+        f"{label.format(unreadable.handle)}: annotations[0].result[0].value.rectanglelabels is [], "
+        "expected a list of one label"
     )
     gone = backend.collect(ReviewTicket(skipped.name, None))
     assert gone.error == f"review task {skipped.name} has no Label Studio task id"

@@ -62,6 +62,20 @@ def test_the_project_template_renders_a_realistic_task(clean_stack, sagemaker):
     assert "42% sure" in rendered["RenderedContent"]
 
 
+def test_the_project_template_escapes_the_labels_once(clean_stack, sagemaker):
+    labels = ["car", "a<b", "c&d"]
+
+    rendered = render(sagemaker, task_input(labels=labels), PROJECT_TEMPLATE.read_text())
+
+    content = rendered["RenderedContent"]
+    assert rendered["Errors"] == []
+    assert content.count("<strong>car, a&lt;b, c&amp;d</strong>") == 2  # full and short instructions
+    assert "&amp;lt;" not in content
+    assert "&amp;amp;" not in content
+    attribute = re.search(r'<crowd-bounding-box[^>]*\slabels="([^"]*)"', content)[1]
+    assert json.loads(html.unescape(attribute)) == labels
+
+
 @pytest.mark.parametrize(
     ("template", "task", "code", "words"),
     [

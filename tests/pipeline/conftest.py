@@ -1,26 +1,9 @@
 """Fixtures for end-to-end runs of detect_and_review."""
 
-from pathlib import Path
-
 import pytest
-from pipeline_world import World, make_world
+from pipeline_world import World, dag_bag, detect_and_review, make_world
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def dag_bag(airflow_db):
-    """Freshly parsed DAGs for each test: `dag.test(run_conf=...)` leaves the conf in the DAG's params."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(ROOT / "dags"))
-    assert bag.import_errors == {}
-    return bag
-
-
-@pytest.fixture
-def detect_and_review(dag_bag):
-    return dag_bag.get_dag("detect_and_review")
+__all__ = ["dag_bag", "detect_and_review"]  # fixtures shared with tests/faults
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from local_aws.workflow import create_active_flow_definition
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +26,10 @@ MODEL_PACKAGE_ARN = "arn:aws:sagemaker:us-east-1:865070037744:model-package/gluo
 # retry failed tasks at once (what is tested is that they retry, not how long they wait).
 os.environ["AIRFLOW__HITL_DETECTION__REVIEW_POLL_SECONDS"] = "1"
 os.environ["AIRFLOW__HITL_DETECTION__RETRY_DELAY_SECONDS"] = "0"
+# The stand-in's transform jobs over a few images end within a second: look every second.
+os.environ["AIRFLOW__HITL_DETECTION__TRANSFORM_POLL_SECONDS"] = "1"
+# The stand-in lists a loop as soon as it starts: one missing from a sweep is looked up at once.
+os.environ["AIRFLOW__HITL_DETECTION__REVIEW_MISSING_GRACE_SECONDS"] = "0"
 
 
 @dataclass
@@ -79,3 +85,20 @@ def make_world(aws, task_count: int = 1) -> World:
         task_count=task_count,
     )
     return World(stack=aws, flow_definition_arn=flow)
+
+
+@pytest.fixture
+def dag_bag(airflow_db):
+    """Freshly parsed DAGs for each test: `dag.test(run_conf=...)` leaves the conf in the DAG's
+    params, and a test may change a task before it runs the DAG. (A fixture of the conftests that
+    import it.)"""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    return bag
+
+
+@pytest.fixture
+def detect_and_review(dag_bag):
+    return dag_bag.get_dag("detect_and_review")

@@ -1,7 +1,8 @@
 """detect_and_review end to end: real DAG runs (dag.test) against the local stand-in for AWS.
 
-A few whole runs: the happy path, a reused endpoint, an expired loop, detection failing, a whole
-run cleared and run again, a retried start, and params refused. What one task does in each case
+A few whole runs: the happy path, a reused endpoint, an expired loop, a loop deleted by someone,
+detection failing, an endpoint delete failing, a whole run cleared and run again, a retried
+start, and params refused. What one task does in each case
 is tested against the stand-in in tests/plugins/, one file per operator.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -93,6 +95,7 @@ def test_a_reviewed_run_publishes_the_ground_truth_and_deletes_what_it_deployed(
     # The model missed the tiny person and was unsure of the tiny car: both came from the reviewer.
     assert sorted(box["label"] for box in street_08["changes"]["added"]) == ["car", "person"]
     assert deployed_resources(world) == ([], [], [])
+    assert states(run)["check_endpoint_deleted"] == "skipped"
     assert len(world.loop_names()) == 7
 
 
@@ -113,31 +116,41 @@ def test_a_run_on_a_reused_endpoint_deploys_and_deletes_nothing(world, detect_an
     assert summary["by_status"]["reviewed"] == 7
 
 
-def test_an_expired_loop_gives_review_failed_and_the_run_still_publishes(world, detect_and_review):
+def run_with_street_05(world, detect_and_review, treat: Callable[[str], None]):
+    """A run whose street-05 loop meets `treat(loop name)` while a scripted reviewer answers the rest."""
     from local_aws.actors.scripted_reviewer import ScriptedReviewer
 
     reviewer = ScriptedReviewer(world.stack.emulator_url, world.client("s3"))
     stop = threading.Event()
 
-    def expire_street_05_answer_the_rest():
+    def is_street_05(loop: dict) -> bool:
+        return loop["InputContent"]["taskObject"].endswith("street-05.jpg")
+
+    def treat_street_05_answer_the_rest():
         while not stop.wait(0.2):
             pending = requests.get(f"{world.stack.emulator_url}/reviewer/loops?status=pending", timeout=10)
-            for loop in pending.json()["loops"]:
-                if loop["InputContent"]["taskObject"].endswith("street-05.jpg"):
-                    requests.post(
-                        f"{world.stack.emulator_url}/reviewer/loops/{loop['HumanLoopName']}/fail",
-                        json={"FailureCode": "Expired", "FailureReason": "No worker took the task in time"},
-                        timeout=10,
-                    ).raise_for_status()
-            reviewer.poll_once()
+            for loop in filter(is_street_05, pending.json()["loops"]):
+                treat(loop["HumanLoopName"])
+            reviewer.poll_once(only=lambda loop: not is_street_05(loop))
 
-    thread = threading.Thread(target=expire_street_05_answer_the_rest, daemon=True)
+    thread = threading.Thread(target=treat_street_05_answer_the_rest, daemon=True)
     thread.start()
     try:
-        run = detect_and_review.test(run_conf=world.conf())
+        return detect_and_review.test(run_conf=world.conf())
     finally:
         stop.set()
         thread.join(timeout=10)
+
+
+def test_an_expired_loop_gives_review_failed_and_the_run_still_publishes(world, detect_and_review):
+    def expire(name: str) -> None:
+        requests.post(
+            f"{world.stack.emulator_url}/reviewer/loops/{name}/fail",
+            json={"FailureCode": "Expired", "FailureReason": "No worker took the task in time"},
+            timeout=10,
+        ).raise_for_status()
+
+    run = run_with_street_05(world, detect_and_review, expire)
 
     assert run.state == "success", states(run)
     summary, records = published(world, run)
@@ -212,3 +225,53 @@ def test_params_the_first_task_rejects_fail_the_run_before_anything_is_deployed(
     assert task_states["plan_run"] == "failed"
     assert task_states["deploy_model"] in ("upstream_failed", None)
     assert deployed_resources(world) == ([], [], [])
+
+
+def test_a_failed_endpoint_delete_still_publishes_the_reviews_and_fails_the_run(
+    world, detect_and_review, capfd
+):
+    # Every DeleteEndpoint fails, through botocore's retries and the task's.
+    inject_fault(world.stack, "DeleteEndpoint", "InternalFailure", status=500, count=10_000)
+    with world.reviewers():
+        run = detect_and_review.test(run_conf=world.conf())
+
+    assert run.state == "failed"
+    task_states = states(run)
+    # The last check fails the run; the wait began once the teardown was over, and the answers
+    # were collected and published.
+    assert task_states["delete_endpoint"] == task_states["check_endpoint_deleted"] == "failed"
+    assert {task_states[task] for task in ("wait_for_reviews", "collect_reviews", "publish_results")} == {
+        "success"
+    }
+    summary, _ = published(world, run)
+    assert summary["by_status"] == {"accepted": 5, "reviewed": 7, "review_failed": 0, "error": 0}
+    (endpoint,) = deployed_resources(world)[0]
+    name = endpoint["EndpointName"]
+    log = capfd.readouterr().out
+    command = f"aws sagemaker delete-endpoint --endpoint-name {name}"
+    billing = f"It is still running and billing. Delete it with: {command}"
+    assert f"Deleting SageMaker endpoint {name} failed: " in log
+    assert f"SageMaker endpoint {name} is still there. {billing}" in log
+
+
+def test_a_loop_stopped_and_deleted_by_someone_ends_the_wait_and_the_others_are_published(
+    world, detect_and_review
+):
+    a2i = world.client("sagemaker-a2i-runtime")
+
+    def stop_and_delete(name: str) -> None:
+        a2i.stop_human_loop(HumanLoopName=name)
+        a2i.delete_human_loop(HumanLoopName=name)
+
+    run = run_with_street_05(world, detect_and_review, stop_and_delete)
+
+    assert run.state == "success", states(run)
+    summary, records = published(world, run)
+    (failed,) = [r for r in records if r["status"] == "review_failed"]
+    assert failed["image_s3_uri"].endswith("street-05.jpg")
+    assert failed["error"] == (
+        f"human loop {failed['review']['task']} was deleted before its answers were collected: "
+        "it no longer exists"
+    )
+    assert failed["boxes"] == [box for box in failed["model_boxes"] if box["score"] >= 0.9]
+    assert summary["by_status"] == {"accepted": 5, "reviewed": 6, "review_failed": 1, "error": 0}

@@ -9,9 +9,26 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from support import A2I_OUTPUT_BUCKET, BUCKET, FLOW_DEFINITION_ARN, FLOW_DEFINITION_NAME, TEMPLATE, Reviewer
+from support import (
+    A2I_OUTPUT_BUCKET,
+    BUCKET,
+    FLOW_DEFINITION_ARN,
+    FLOW_DEFINITION_NAME,
+    INSTALLATION_ID,
+    TEMPLATE,
+    Reviewer,
+)
 
 from local_aws.workflow import create_active_flow_definition
+
+
+@pytest.fixture(autouse=True)
+def installation_id(monkeypatch) -> str:
+    """This Airflow's installation id, as an environment Variable: tasks called outside Airflow
+    cannot create it, and every plan of a test then has the key support.make_plan gives it."""
+    monkeypatch.setenv("AIRFLOW_VAR_HITL_DETECTION_INSTALLATION_ID", INSTALLATION_ID)
+    monkeypatch.delenv("AIRFLOW__HITL_DETECTION__DEPLOYMENT_ID", raising=False)
+    return INSTALLATION_ID
 
 
 @pytest.fixture

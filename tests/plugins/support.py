@@ -18,6 +18,7 @@ from hitl_detection.domain.boxes import Box
 from hitl_detection.domain.gating import GatePolicy, gate_detections
 from hitl_detection.domain.naming import human_loop_name
 from hitl_detection.domain.run_config import RunConfig
+from hitl_detection.domain.run_owner import DeploymentIdentity
 from hitl_detection.domain.run_plan import RunPlan
 from hitl_detection.domain.stage_rows import ImageRow
 from hitl_detection.hooks.stage_files import StageFiles
@@ -29,6 +30,12 @@ TEMPLATE = PROJECT_ROOT / "include" / "templates" / "a2i_bounding_box.liquid.htm
 
 RUN_ID = "manual__2026-11-25T10:00:00+00:00"
 OTHER_RUN_ID = "scheduled__2026-11-25T00:00:00+00:00"
+DAG_ID = "detect_and_review"
+# This Airflow's installation id (the conftest sets its Variable); with no [hitl_detection]
+# deployment_id set, it is the deployment id too.
+INSTALLATION_ID = "5f0c2a9e41d7b3c6"
+IDENTITY = DeploymentIdentity(INSTALLATION_ID, INSTALLATION_ID)
+RUN_KEY = IDENTITY.owner_of(DAG_ID, RUN_ID).run_key
 ACCOUNT_ID = "123456789012"  # the stand-in's account
 REGION = "us-east-1"  # the session stand-in's region
 BUCKET = "hitl-runs"  # the run's images (under images/) and its output folder (under results/)
@@ -79,21 +86,37 @@ def make_plan(
     """The plan plan_run would return for `run_params(**overrides)`."""
     return RunPlan.build(
         RunConfig.from_params(run_params(**overrides)),
-        run_id=run_id,
+        owner=IDENTITY.owner_of(DAG_ID, run_id),
         concurrency_per_instance=concurrency_per_instance,
         endpoint_instances=endpoint_instances,
     )
 
 
+class TaskXComs:
+    """The task instance's XCom, as far as our operators use it: `xcom_pull` answers from `pulls`
+    (task id -> return value), `xcom_push` keeps what was pushed (the UI links) in `pushed`."""
+
+    def __init__(self, pulls: Mapping[str, Any] | None = None) -> None:
+        self.pulls = dict(pulls or {})
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_pull(self, task_ids: str) -> Any:
+        return self.pulls.get(task_ids)
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
 def task_context(**overrides: Any) -> dict[str, Any]:
     """The part of a task's context our operators read: params, run id, the run's `run_after` and
-    `start_date`, and the outlet events publish fills."""
+    `start_date`, the outlet events publish fills, and the task instance's XCom (`ti`)."""
     from airflow.sdk.execution_time.context import OutletEventAccessors
 
     return {
         "params": run_params(),
         "run_id": RUN_ID,
-        "dag_run": SimpleNamespace(run_after=datetime.now(UTC), start_date=datetime.now(UTC)),
+        "ti": TaskXComs(),
+        "dag_run": SimpleNamespace(dag_id=DAG_ID, run_after=datetime.now(UTC), start_date=datetime.now(UTC)),
         "outlet_events": OutletEventAccessors(),
         **overrides,
     }
@@ -126,7 +149,7 @@ def image_row(
 
 def loop_of(name: str, run_id: str = RUN_ID) -> str:
     """The human loop name of image `images/<name>` in the run."""
-    return human_loop_name(run_id, f"{INPUT_PREFIX}{name}")
+    return human_loop_name(IDENTITY.owner_of(DAG_ID, run_id).run_key, f"{INPUT_PREFIX}{name}")
 
 
 def write_shards(plan: RunPlan, stage: str, shards: Sequence[Iterable[ImageRow]]) -> None:
@@ -147,13 +170,13 @@ def read_documents(plan: RunPlan, stage: str) -> dict[int, list[dict[str, Any]]]
     return {shard: list(files.read(stage, shard)) for shard in files.shards(stage)}
 
 
-def deploy_by_hand(sagemaker: Any, plan: RunPlan) -> None:
-    """Create the plan's model, endpoint config and endpoint with a boto3 client, as its deploy
-    tasks would (the stand-in's endpoints are InService at once)."""
-    deployment = plan.deployment
-    sagemaker.create_model(**deployment.model_request())
-    sagemaker.create_endpoint_config(**deployment.endpoint_config_request())
-    sagemaker.create_endpoint(**deployment.endpoint_request())
+def deploy_by_hand(sagemaker: Any, plan: RunPlan, now: datetime | None = None) -> None:
+    """Create the plan's model, endpoint config and endpoint with a boto3 client, tagged as its
+    deploy tasks would tag them at `now` (the stand-in's endpoints are InService at once)."""
+    deployment, tags = plan.deployment, plan.resource_tags(now or datetime.now(UTC))
+    sagemaker.create_model(**deployment.model_request(tags))
+    sagemaker.create_endpoint_config(**deployment.endpoint_config_request(tags))
+    sagemaker.create_endpoint(**deployment.endpoint_request(tags))
 
 
 # Images
@@ -179,11 +202,13 @@ class Reviewer:
     def __init__(self, emulator_url: str) -> None:
         self.url = f"{emulator_url}/reviewer/loops"
 
-    def answer(self, loop_name: str, boxes: list[dict], worker_id: str = "worker-1") -> dict:
+    def answer(
+        self, loop_name: str, boxes: list[dict], worker_id: str = "worker-1", image_size=IMAGE_SIZE
+    ) -> dict:
         answer = {
             "annotatedResult": {
                 "boundingBoxes": boxes,
-                "inputImageProperties": {"width": IMAGE_SIZE[0], "height": IMAGE_SIZE[1]},
+                "inputImageProperties": {"width": image_size[0], "height": image_size[1]},
             }
         }
         return self._post(f"{loop_name}/answers", {"workerId": worker_id, "answerContent": answer})

@@ -112,6 +112,7 @@ def test_every_image_gets_its_record_in_the_shard_it_came_in(aws, plan, reviewer
     ]
     assert reviewed["review"]["reviewers"] == ["worker-1", "worker-2"]
     assert reviewed["review"]["task"] == loop_of("reviewed.jpg")
+    assert reviewed["review"]["inference"] == "endpoint"  # how the boxes it started from were made
     assert reviewed["changes"]["moved"][0]["from"] == CAR.to_record()
     assert [box["label"] for box in reviewed["changes"]["added"]] == ["person"]
 
@@ -120,7 +121,8 @@ def test_every_image_gets_its_record_in_the_shard_it_came_in(aws, plan, reviewer
     assert failures == {
         "expired.jpg": f"human loop {loop_of('expired.jpg')} {expired}",
         "stopped.jpg": f"human loop {loop_of('stopped.jpg')} Stopped",
-        "deleted.jpg": f"human loop {loop_of('deleted.jpg')} does not exist (deleted?)",
+        "deleted.jpg": f"human loop {loop_of('deleted.jpg')} was deleted before its answers were collected: "
+        "it no longer exists",
     }
     garbled = records["garbled.jpg"]["error"]
     assert garbled.startswith(f"human loop {loop_of('garbled.jpg')} output {garbled_uri}: ")
@@ -137,7 +139,7 @@ def test_an_image_to_review_without_a_ticket_is_a_failed_review(aws, flow_defini
     assert collect(plan) == {"review_failed": 1}
     [record] = records_by_image(plan).values()
     assert record["error"] == "no review task was started"
-    assert record["review"] == {"backend": "a2i", "task": None}
+    assert record["review"] == {"backend": "a2i", "task": None, "inference": "endpoint"}
     assert sum(a2i_calls.values()) == 0
 
 
@@ -168,3 +170,67 @@ def test_an_answer_that_cannot_be_read_for_another_reason_fails_the_task_for_a_r
         collect(plan)
 
     assert read_documents(plan, "records") == {}
+
+
+def test_answers_are_checked_against_the_runs_labels_and_the_stored_image(aws, plan, reviewer):
+    """The stored image is 640x480 and the run's labels car and person."""
+    outside = {"label": "car", "left": 5000, "top": 4000, "width": 9000, "height": 9000}
+    reaching_out = {"label": "person", "left": 600, "top": 400, "width": 100, "height": 100}
+    untrusted = [
+        CAR_DRAWN,
+        {**CAR_DRAWN, "label": "zebra"},
+        {**CAR_DRAWN, "label": "<b>car</b>"},
+        outside,
+        {**CAR_DRAWN, "width": 0, "height": 0},
+        reaching_out,
+    ]
+    reviewer.answer(loop_of("reviewed.jpg"), untrusted, "worker-1")
+    reviewer.answer(loop_of("reviewed.jpg"), [CAR_DRAWN], "worker-2", image_size=(480, 640))
+    reviewer.answer(loop_of("expired.jpg"), [CAR_DRAWN], "worker-1", image_size=(480, 640))
+    reviewer.answer(loop_of("expired.jpg"), [CAR_DRAWN], "worker-2", image_size=(480, 640))
+
+    collect(plan)
+
+    records = records_by_image(plan)
+    reviewed = records["reviewed.jpg"]
+    assert reviewed["status"] == "reviewed"
+    # worker-2 saw the image turned: refused; worker-1's boxes are checked one by one.
+    assert reviewed["boxes"] == [
+        {**CAR_DRAWN, "score": None, "source": "human"},
+        {
+            "label": "person",
+            "left": 600,
+            "top": 400,
+            "width": 40,
+            "height": 80,
+            "score": None,
+            "source": "human",
+        },
+    ]
+    checks = reviewed["review"]["answer_checks"]
+    assert [(item["reviewer"], item["box"]["label"], item["reason"]) for item in checks["boxes_dropped"]] == [
+        ("worker-1", "zebra", "label 'zebra' is not one of the run's labels ['car', 'person']"),
+        ("worker-1", "<b>car</b>", "label '<b>car</b>' is not one of the run's labels ['car', 'person']"),
+        ("worker-1", "car", "the box lies outside the 640x480 image"),
+        ("worker-1", "car", "the box has no area (0x0)"),
+    ]
+    assert checks["boxes_clipped"] == [
+        {
+            "reviewer": "worker-1",
+            "box": {**reaching_out, "score": None, "source": "human"},
+            "clipped_to": {**reaching_out, "width": 40, "height": 80, "score": None, "source": "human"},
+        }
+    ]
+    refusal = (
+        "drawn on the image as 480x640, but the stored image is 640x480 (turned by its EXIF orientation, "
+        "or resized?): its boxes would be misplaced"
+    )
+    assert checks["answers_refused"] == [{"reviewer": "worker-2", "reason": refusal}]
+    # Every answer refused: the review failed, and the model's accepted boxes are kept.
+    turned = records["expired.jpg"]
+    assert turned["status"] == "review_failed"
+    assert (
+        turned["error"] == f"every reviewer's answer was refused (worker-1: {refusal}; worker-2: {refusal})"
+    )
+    assert turned["boxes"] == [CAR.to_record()]
+    assert len(turned["review"]["answer_checks"]["answers_refused"]) == 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import UTC
 
 import pytest
 from airflow.sdk.exceptions import AirflowException, TaskDeferred
@@ -55,10 +56,12 @@ def test_model_config_and_endpoint_are_created_from_the_plan(aws, create_request
 
     results = deploy(plan)
 
+    created = aws.client("sagemaker").describe_endpoint(EndpointName=deployment.endpoint_name)["CreationTime"]
     assert results == [
         {"model": deployment.model_name},
         {"endpoint config": deployment.endpoint_config_name},
-        {"endpoint": deployment.endpoint_name},
+        # When the endpoint began to bill, for the run's bill.
+        {"endpoint": deployment.endpoint_name, "billed_from": created.astimezone(UTC).isoformat()},
     ]
     [model] = create_requests["CreateModel"]
     assert model["EnableNetworkIsolation"] is True
@@ -119,8 +122,10 @@ def test_an_endpoint_not_yet_in_service_defers_to_the_trigger(aws, on_botocore_e
     assert deferred.value.method_name == "execute_complete"
     assert deferred.value.timeout > ENDPOINT_DEADLINE
     name = plan.deployment.endpoint_name
+    created = aws.client("sagemaker").describe_endpoint(EndpointName=name)["CreationTime"]
     assert endpoint.execute_complete(task_context(), {"status": "success", "endpoint_name": name}) == {
-        "endpoint": name
+        "endpoint": name,
+        "billed_from": created.astimezone(UTC).isoformat(),
     }
     with pytest.raises(AirflowException, match="was still Creating"):
         endpoint.execute_complete(task_context(), {"status": "error", "message": "was still Creating"})

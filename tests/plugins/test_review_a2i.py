@@ -190,6 +190,7 @@ def test_progress_counts_the_runs_loops_in_one_paged_sweep(backend, flow_definit
 
     assert a2i_calls == {"ListHumanLoops": 2}  # 108 loops, 100 a page
     assert (progress.expected, progress.finished, progress.done) == (len(names), 5, False)
+    assert (progress.listed, progress.unlisted) == (len(names), 0)  # not the other run's
     assert set(progress.failed) == {names[3], names[4]}
     assert progress.pending == tuple(names[5 : 5 + PENDING_SAMPLE_SIZE])
     assert progress.describe().startswith(
@@ -201,6 +202,30 @@ def test_progress_counts_the_runs_loops_in_one_paged_sweep(backend, flow_definit
         list(pool.map(lambda name: reviewer.answer(name, []), names[5:]))
     done = backend.progress(scope_for(backend), expected=len(names))
     assert (done.finished, done.done, done.pending) == (len(names), True, ())
+
+
+def test_deleted_loops_are_found_by_one_sweep_and_a_describe_per_loop_it_did_not_list(
+    aws, backend, reviewer, a2i_calls
+):
+    tickets = [backend.start(request_for(f"{key}.jpg")) for key in ("kept", "answered", "deleted", "never")]
+    reviewer.answer(tickets[1].name, [CAR_DRAWN])
+    a2i = aws.client("sagemaker-a2i-runtime")
+    a2i.stop_human_loop(HumanLoopName=tickets[2].name)
+    a2i.delete_human_loop(HumanLoopName=tickets[2].name)
+    never_started = ReviewTicket(human_loop_name(RUN_ID, "never.jpg") + "x")
+    a2i_calls.clear()
+
+    progress = backend.progress(scope_for(backend), expected=5)
+    deleted = backend.deleted(scope_for(backend), [*tickets, never_started])
+
+    assert (progress.listed, progress.unlisted, progress.finished) == (3, 2, 1)
+    assert deleted == [tickets[2].name, never_started.name]
+    assert a2i_calls == {"ListHumanLoops": 2, "DescribeHumanLoop": 2}
+    assert progress.with_deleted(
+        deleted
+    ).describe() == "3 of 5 review tasks finished (2 failed); 2 pending: " + (
+        ", ".join(sorted((tickets[0].name, tickets[3].name)))
+    )
 
 
 def test_progress_sees_only_loops_created_after_the_scope_starts(backend):
@@ -322,7 +347,9 @@ def test_a_loop_still_running_or_gone_is_an_outcome_with_an_error(backend):
     still, missing = backend.collect(running), backend.collect(gone)
 
     assert still.error == f"human loop {running.name} is still InProgress; expected it to be finished"
-    assert missing.error == f"human loop {gone.name} does not exist (deleted?)"
+    assert missing.error == (
+        f"human loop {gone.name} was deleted before its answers were collected: it no longer exists"
+    )
 
 
 def test_a_throttled_describe_is_retried_not_turned_into_a_failed_review(aws, backend, reviewer):

@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
 from support import (
     ACCEPTED,
     CAR_DRAWN,
-    RUN_ID,
+    RUN_KEY,
     TO_REVIEW,
     image_row,
     loop_of,
@@ -199,7 +199,7 @@ def test_poking_it_times_out_naming_the_loops_still_pending(plan):
 
 def test_with_nothing_started_it_returns_at_once_without_a_call(aws, a2i_calls):
     plan = make_plan()
-    nothing = {"started": 0, "reused": 0, "scope": {"name_prefix": human_loop_name_prefix(RUN_ID)}}
+    nothing = {"started": 0, "reused": 0, "scope": {"name_prefix": human_loop_name_prefix(RUN_KEY)}}
     sensor = ReviewsSensor(task_id="wait_for_reviews", plan=plan.to_xcom(), started=nothing)
 
     assert sensor.execute(task_context()) == {"finished": 0, "failed": []}
@@ -240,13 +240,17 @@ def test_execute_complete_returns_success_and_raises_the_rest():
 # The trigger and the events it sends back
 
 
-def trigger_for(plan, scope: dict, deadline: datetime, expected: int = 3) -> ReviewsTrigger:
+def trigger_for(
+    plan, scope: dict, deadline: datetime, expected: int = 3, missing_after: datetime | None = None
+) -> ReviewsTrigger:
     return ReviewsTrigger(
         review=review_settings(plan.config),
         connections=Connections(botocore_config=ONE_ATTEMPT).to_json(),
+        plan=plan.to_xcom(),
         scope=scope,
         expected=expected,
         deadline=deadline.isoformat(),
+        missing_after=(missing_after or datetime.now(UTC)).isoformat(),
         poll_interval=0.05,
     )
 
@@ -336,3 +340,92 @@ def test_the_trigger_fails_at_once_when_the_flow_definition_is_gone(aws, plan):
     assert event["status"] == "error"
     assert event["message"].startswith("ResourceNotFoundException: ")
     assert "review-boxes-deleted" in event["message"]
+
+
+# A loop someone stopped and deleted: gone from every sweep, it ends as a failed review
+
+
+def delete_loop(aws, name: str) -> None:
+    a2i = aws.client("sagemaker-a2i-runtime")
+    a2i.stop_human_loop(HumanLoopName=name)
+    a2i.delete_human_loop(HumanLoopName=name)
+
+
+def answer_a_and_c_delete_b(aws, reviewer) -> None:
+    reviewer.answer(NAMES["a.jpg"], [CAR_DRAWN])
+    delete_loop(aws, NAMES["b.jpg"])
+    reviewer.answer(NAMES["c.jpg"], [])
+
+
+def test_deferred_a_deleted_loop_ends_the_wait_as_a_failed_review(
+    aws, wait_dag, after_first_sweep, reviewer, a2i_calls
+):
+    after_first_sweep(lambda: answer_a_and_c_delete_b(aws, reviewer))
+
+    dag_run = wait_dag(poke_interval=0.2, timeout=10, missing_grace=0).test()
+
+    assert dag_run.state == "success"
+    assert sensor_result(dag_run) == {"finished": 3, "failed": [NAMES["b.jpg"]]}
+    # Only the loop missing from the sweep was described, and only once.
+    assert a2i_calls["DescribeHumanLoop"] == 1
+
+
+def test_rescheduled_a_deleted_loop_ends_the_wait_as_a_failed_review(
+    aws, wait_dag, after_first_sweep, reviewer
+):
+    after_first_sweep(lambda: answer_a_and_c_delete_b(aws, reviewer))
+
+    dag_run = wait_dag(deferrable=False, poke_interval=0.2, timeout=10, missing_grace=0).test()
+
+    assert dag_run.state == "success"
+    assert sensor_result(dag_run) == {"finished": 3, "failed": [NAMES["b.jpg"]]}
+
+
+def test_the_trigger_looks_for_a_missing_loop_only_after_the_grace(aws, plan, reviewer, a2i_calls):
+    scope = started(plan)["scope"]
+    answer_a_and_c_delete_b(aws, reviewer)
+    deadline = datetime.now(UTC) + timedelta(seconds=0.5)
+
+    event = first_event(trigger_for(plan, scope, deadline, missing_after=in_a_minute()))
+
+    # Within the grace a listing may lag behind a start: the loop is waited for, never described.
+    assert event["status"] == "timeout"
+    assert (
+        "2 of 3 review tasks finished (0 failed); 1 pending: none listed yet and 1 more" in event["message"]
+    )
+    assert a2i_calls["DescribeHumanLoop"] == 0
+
+
+def test_the_trigger_ends_with_a_deleted_loop_failed_and_describes_only_the_missing_one(
+    aws, plan, reviewer, a2i_calls
+):
+    scope = started(plan)["scope"]
+    answer_a_and_c_delete_b(aws, reviewer)
+
+    event = first_event(trigger_for(plan, scope, in_a_minute()))
+
+    assert event == {"status": "success", "finished": 3, "failed": [NAMES["b.jpg"]]}
+    assert a2i_calls["DescribeHumanLoop"] == 1
+    assert a2i_calls["ListHumanLoops"] == 2  # the poll's sweep, and the look for missing loops
+
+
+def test_a_loop_missing_from_the_listing_but_still_there_is_waited_for(
+    aws, plan, reviewer, on_botocore_event
+):
+    scope = started(plan)["scope"]
+    reviewer.answer(NAMES["a.jpg"], [CAR_DRAWN])
+    reviewer.answer(NAMES["c.jpg"], [])
+
+    # A listing that lags behind: b.jpg's loop exists (and is pending) but is not listed.
+    def hide_b(parsed, **_):
+        parsed["HumanLoopSummaries"] = [
+            loop for loop in parsed.get("HumanLoopSummaries", []) if loop["HumanLoopName"] != NAMES["b.jpg"]
+        ]
+
+    on_botocore_event("after-call.sagemaker-a2i-runtime.ListHumanLoops", hide_b)
+    deadline = datetime.now(UTC) + timedelta(seconds=0.5)
+
+    event = first_event(trigger_for(plan, scope, deadline))
+
+    assert event["status"] == "timeout"
+    assert "2 of 3 review tasks finished (0 failed); 1 pending" in event["message"]

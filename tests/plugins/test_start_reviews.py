@@ -17,7 +17,7 @@ from support import (
     INPUT_PREFIX,
     LABELS,
     PERSON_MAYBE,
-    RUN_ID,
+    RUN_KEY,
     TO_REVIEW,
     image_row,
     loop_names,
@@ -175,7 +175,7 @@ def test_the_returned_scope_is_where_the_backend_finds_the_loops(aws, plan, revi
 
     assert result["scope"] == {
         "flow_definition_arn": plan.config.flow_definition_arn,
-        "name_prefix": human_loop_name_prefix(RUN_ID),
+        "name_prefix": human_loop_name_prefix(RUN_KEY),
         "created_after": (run_after - CLOCK_MARGIN).isoformat(),
     }
     waiting = backend.progress(result["scope"], expected=3)

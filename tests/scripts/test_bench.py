@@ -66,6 +66,26 @@ def scenario(
     )
 
 
+def transform(
+    images: int = 10000,
+    *,
+    started: str = "2026-12-04T10:00:00+00:00",
+    ended: str = "2026-12-04T10:02:10+00:00",
+    image_bytes_read: int = 0,
+    latency: float = 0.05,
+) -> dict:
+    """A transform run of `images`: a jpeg job over that span and a png job inside it."""
+    jobs = [
+        {"name": "hitl-x-jpeg-1", "status": "Completed", "started": started, "ended": ended},
+        {"name": "hitl-x-png-1", "status": "Completed", "started": started, "ended": started},
+    ]
+    dag = {"state": "success", "wall_s": 170.0, "reviewed_images": 4000, "image_bytes_read": image_bytes_read}
+    dag["image_reads"] = images if image_bytes_read else 0
+    return bench.derive_transform(
+        {"instances": 1, "concurrency": 4, "jobs": jobs, "dag": dag}, images, latency
+    )
+
+
 def verdicts(scenarios) -> list:
     return [target["met"] for target in bench.evaluate_targets(scenarios)]
 
@@ -202,8 +222,9 @@ def test_every_target_met():
         scenario(10000, 4, sequential=(1000, 100.0), dag_seconds=130.0, reviewed=4000),
         scenario(1000, 16, sequential=(1000, 100.0), dag_seconds=3.5),  # 28.6x faster
     ]
+    scenarios[1]["transform"] = transform()  # 130 s for a bound of 125 s, no image read
 
-    assert verdicts(scenarios) == [True, True, True, True, True]
+    assert verdicts(scenarios) == [True] * 7
 
 
 def test_the_bound_and_the_speed_up_are_both_needed():
@@ -224,6 +245,8 @@ def test_targets_of_scenarios_not_run_are_not_measured():
     assert [t["met"] for t in targets[:3]] == [None, None, None]
     assert targets[0]["detail"] == "not measured (no scenario 1000:4)"
     assert targets[4]["met"] is None  # no 1,000 / 10,000 pair
+    assert [t["met"] for t in targets[5:]] == [None, None]
+    assert targets[5]["detail"] == "not measured (no 10,000-image scenario in transform mode)"
 
 
 def test_another_latency_is_not_the_targets_latency():
@@ -256,6 +279,50 @@ def test_memory_of_every_task_must_stay_within_1_2x_from_1000_to_10000_images():
     memory = bench.evaluate_targets(growing)[4]
     assert memory["met"] is False
     assert memory["detail"] == "C=4: publish_results 2.0 -> 12.0 MiB (6.00x)"
+
+
+def test_a_transform_run_is_timed_from_the_first_job_start_to_the_last_job_end_against_its_bound():
+    slow = transform(ended="2026-12-04T10:03:20+00:00", image_bytes_read=81_920_000)
+    large = scenario(10000, 4)
+    large["dag"]["image_bytes_read"] = 400_000_000
+    large["transform"] = slow
+
+    speed, reads = bench.evaluate_targets([large])[5:]
+
+    assert (slow["jobs_s"], slow["bound_s"], slow["image_bytes_per_image"]) == (200.0, 125.0, 8192.0)
+    assert speed["met"] is False  # 1.6x the bound
+    assert speed["detail"] == "200.0 s = 1.60x the bound of 125.0 s (1 x 4; 2 jobs, one per content type)"
+    assert reads["met"] is False
+    assert reads["detail"] == (
+        "81,920,000 bytes in 10,000 reads of image headers (8192 an image), against 400,000,000 bytes read"
+        " in endpoint mode"
+    )
+    assert transform(started="", ended="")["jobs_s"] is None  # a job that never started
+
+
+def test_the_transform_table_has_a_row_per_scenario_run_in_transform_mode():
+    large = scenario(10000, 4)
+    large["dag"]["image_bytes_read"] = 400_000_000
+    large["transform"] = transform(image_bytes_read=81_920_000)
+
+    lines = bench.format_transform_table([scenario(1000, 4), large]).splitlines()
+
+    assert [cell.strip() for cell in lines[2].split(" | ")] == [
+        "10,000",
+        "0.05",
+        "1 x 4",
+        "2",
+        "125.0",
+        "130.0",
+        "1.04x",
+        "170.0",
+        "4000",
+        "81,920,000",
+        "400,000,000",
+        "success",
+    ]
+    assert len(lines) == 4
+    assert bench.format_transform_table([scenario(1000, 4)]) == ""
 
 
 # The printed report

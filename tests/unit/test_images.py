@@ -11,6 +11,7 @@ from hitl_detection.domain.images import (
     IMAGE_CONTENT_TYPES,
     MAX_REALTIME_PAYLOAD_BYTES,
     ImageError,
+    TruncatedImageError,
     check_payload_size,
     content_type_for,
     image_size,
@@ -217,6 +218,10 @@ def test_every_truncated_header_is_an_image_error(data):
     cut = data.draw(st.integers(0, header_end - 1))
     with pytest.raises(ImageError):
         image_size(whole[:cut], content_type)
+    if cut > 2 if content_type == "image/jpeg" else cut >= len(b"\x89PNG\r\n\x1a\n"):
+        # The first bytes of a good image: more of them give its size.
+        with pytest.raises(TruncatedImageError):
+            image_size(whole[:cut], content_type)
 
 
 def test_an_image_over_the_real_time_request_limit_is_refused_naming_the_limit():

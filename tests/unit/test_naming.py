@@ -12,6 +12,8 @@ from hitl_detection.domain.naming import (
     human_loop_name,
     human_loop_name_prefix,
     run_folder,
+    run_key,
+    transform_job_name,
 )
 
 # Any unicode, including lone surrogates and control characters.
@@ -113,6 +115,28 @@ def test_deployment_prefix_must_be_short_and_valid(prefix, message):
         deployment_names(RUN, prefix)
 
 
+@given(any_text, st.sampled_from(["jpeg", "png"]), st.integers(1, 99))
+def test_transform_job_names_are_valid_and_share_the_deployment_base(run_id, content, attempt):
+    name = transform_job_name(run_id, content, attempt)
+    assert len(name) <= 63
+    assert re.fullmatch(SAGEMAKER_NAME_PATTERN, name)
+    assert name == deployment_names(run_id).model.removesuffix("-model") + f"-{content}-{attempt}"
+
+
+@pytest.mark.parametrize(
+    ("content", "attempt", "message"),
+    [
+        ("JPEG", 1, "content 'JPEG' is not a short content name"),
+        ("jpeg", 0, "attempt 0 is not a number from 1 to 99"),
+        ("jpeg", 100, "attempt 100 is not a number from 1 to 99"),
+        ("png", True, "attempt True is not a number"),
+    ],
+)
+def test_transform_job_names_need_a_content_name_and_an_attempt(content, attempt, message):
+    with pytest.raises(ValueError, match=message):
+        transform_job_name(RUN, content, attempt)
+
+
 def test_deployment_names_need_a_run():
     with pytest.raises(ValueError, match="run_id '' is not a non-empty string"):
         deployment_names("")
@@ -138,5 +162,44 @@ def test_run_folders_differ_per_run(first, second):
 
 
 def test_run_folder_needs_a_run():
-    with pytest.raises(ValueError, match="run_id '' is not a non-empty string"):
+    with pytest.raises(ValueError, match="run_key '' is not a non-empty string"):
         run_folder("")
+
+
+def test_a_run_key_reads_as_the_run_the_dag_and_the_deployment():
+    key = run_key("prod", "detect_and_review_daily", "scheduled__2026-11-25T00:00:00+00:00")
+
+    assert key == "scheduled__2026-11-25T00:00:00+00:00:detect_and_review_daily:prod"
+    assert re.fullmatch(
+        r"scheduled__2026-11-25T00-00-00-00-00-detect_and_review_daily-prod-[0-9a-f]{16}", run_folder(key)
+    )
+    assert deployment_names(key).endpoint.startswith("hitl-scheduled-2026-11-25t00-00-00-00-")
+
+
+# What Airflow allows in a DAG id, and what a deployment id may be.
+dag_ids = st.from_regex(r"[A-Za-z0-9_.-]{1,20}", fullmatch=True)
+deployment_ids = st.from_regex(r"[a-z0-9]{1,8}(-[a-z0-9]{1,8})?", fullmatch=True)
+
+
+@given(st.tuples(deployment_ids, dag_ids, any_text), st.tuples(deployment_ids, dag_ids, any_text))
+def test_runs_of_two_deployments_or_dags_never_share_a_key_folder_or_names(first, second):
+    if first != second:
+        assert run_key(*first) != run_key(*second)
+        assert run_folder(run_key(*first)) != run_folder(run_key(*second))
+        assert deployment_names(run_key(*first)) != deployment_names(run_key(*second))
+        assert human_loop_name_prefix(run_key(*first)) != human_loop_name_prefix(run_key(*second))
+
+
+@pytest.mark.parametrize(
+    ("ids", "message"),
+    [
+        (("prod", "dag", ""), "run_id '' is not a non-empty string"),
+        (("prod", "", "run"), "dag_id '' is not a non-empty string"),
+        ((None, "dag", "run"), "deployment_id None is not a non-empty string"),
+        (("prod", "a:b", "run"), "dag_id 'a:b' holds a colon"),
+        (("pro:d", "dag", "run"), "deployment_id 'pro:d' holds a colon"),
+    ],
+)
+def test_a_run_key_needs_three_ids_and_no_colon_but_in_the_run_id(ids, message):
+    with pytest.raises(ValueError, match=message):
+        run_key(*ids)

@@ -200,6 +200,7 @@ def test_summary():
         },
         "human_changes": {"added": 2, "removed": 1, "moved": 1},
         "dropped_other_label": 4,
+        "answer_checks": {"boxes_dropped": 0, "boxes_clipped": 0, "answers_refused": 0},
         "errors": [
             {"image_s3_uri": URI, "error": "Expired"},
             {"image_s3_uri": "s3://images-bucket/incoming/bad.png", "error": "truncated PNG"},
@@ -216,8 +217,29 @@ def test_empty_summary():
         "per_label": {},
         "human_changes": {"added": 0, "removed": 0, "moved": 0},
         "dropped_other_label": 0,
+        "answer_checks": {"boxes_dropped": 0, "boxes_clipped": 0, "answers_refused": 0},
         "errors": [],
     }
+
+
+def test_summary_counts_what_the_answer_checks_took_out_or_changed():
+    decision = gate_detections([DOG, BIKE], POLICY)
+    checks = {
+        "boxes_dropped": [{"reviewer": "w-1"}, {"reviewer": "w-2"}],
+        "boxes_clipped": [{"reviewer": "w-1"}],
+        "answers_refused": [],
+    }
+    summary = SummaryBuilder()
+    summary.add(reviewed_record(URI, decision, [], {**REVIEW, "answer_checks": checks}, (640, 480)))
+    summary.add(review_failed_record(URI, decision, REVIEW, "Expired", (640, 480)))
+
+    assert summary.to_dict()["answer_checks"] == {
+        "boxes_dropped": 2,
+        "boxes_clipped": 1,
+        "answers_refused": 0,
+    }
+    text = format_summary(summary.to_dict()).splitlines()
+    assert "Reviewers' answers corrected: 2 boxes dropped, 1 boxes clipped, 0 answers refused" in text
 
 
 def test_summary_keeps_only_the_first_20_errors():
@@ -241,10 +263,16 @@ def test_format_summary():
     for record in some_records():
         summary.add(record)
     text = format_summary(
-        {"run_id": "manual__1", "results_s3_uri": "s3://out/results.jsonl", **summary.to_dict()}
+        {
+            "run_id": "manual__1",
+            "inference": "batch_transform",
+            "results_s3_uri": "s3://out/results.jsonl",
+            **summary.to_dict(),
+        }
     )
     assert text.splitlines() == [
         "run_id: manual__1",
+        "inference: batch_transform",
         "results_s3_uri: s3://out/results.jsonl",
         "Images: 5 (accepted 1, reviewed 2, review_failed 1, error 1)",
         "Final boxes: 5 (model 2, human 3)",

@@ -50,3 +50,18 @@ def test_progress_is_done_and_described(progress, done, text):
 def test_an_outcome_with_an_error_failed():
     assert ReviewOutcome("t", (), {"backend": "a2i"}, error="Expired").failed
     assert not ReviewOutcome("t", (), {"backend": "a2i"}).failed
+
+
+def test_tasks_missing_from_the_sweep_are_unlisted_and_deleted_ones_count_as_failed():
+    progress = ReviewProgress(4, 1, failed=("x",), pending=("a",), listed=2)
+    assert progress.unlisted == 2
+    assert ReviewProgress(2, 2).unlisted == 0  # a backend that does not count its listing
+    assert ReviewProgress(2, 2, listed=3).unlisted == 0  # tasks of an earlier try
+
+    deleted = progress.with_deleted(["b", "c"])
+
+    assert deleted == ReviewProgress(4, 3, failed=("x", "b", "c"), pending=("a",), listed=4)
+    assert deleted.unlisted == 0
+    assert not deleted.done
+    assert ReviewProgress(2, 1).with_deleted(["b"]) == ReviewProgress(2, 2, failed=("b",))
+    assert ReviewProgress(2, 1).with_deleted(["b"]).done

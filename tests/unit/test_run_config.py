@@ -29,6 +29,7 @@ PARAMS = {
     "flow_definition_arn": FLOW,
     "label_studio_project_id": None,
     "max_images": None,
+    "inference": "endpoint",
 }
 PARAM_NAMES = set(PARAMS)
 
@@ -124,6 +125,8 @@ def test_an_a2i_run_keeps_a_label_studio_project_it_does_not_use():
         ("class_thresholds", None),
         ("input_s3_uri", "s3://bucket/"),
         ("output_s3_uri", "s3://images-bucket/incoming/results/"),
+        ("inference", "batch_transform"),
+        ("inference", "auto"),
     ],
 )
 def test_accepts(name, value):
@@ -195,6 +198,12 @@ def test_accepts(name, value):
         ),
         ({"max_images": 0}, "max_images 0 is below 1"),
         ({"max_images": 2.5}, "max_images 2.5 is not an integer; expected an integer >= 1 or null"),
+        ({"inference": "async"}, "inference 'async' is not one of endpoint, batch_transform, auto"),
+        (
+            {"inference": "batch_transform", "endpoint_name": "team"},
+            "inference 'batch_transform' runs a transform job on the run's own model; expected "
+            "endpoint_name null",
+        ),
     ],
 )
 def test_names_the_problem(overrides, problem):
@@ -252,9 +261,10 @@ def test_params_error_is_a_value_error_with_problems():
     max_images=st.none() | st.integers(1, 10_000),
     backend=st.sampled_from(["a2i", "labelstudio"]),
     project=st.integers(1, 10**9),
+    inference=st.sampled_from(["endpoint", "auto"]),
 )
 def test_to_params_gives_the_same_config_back_through_json(
-    threshold, min_score, labels, endpoint, max_images, backend, project
+    threshold, min_score, labels, endpoint, max_images, backend, project, inference
 ):
     params = {
         **PARAMS,
@@ -266,6 +276,7 @@ def test_to_params_gives_the_same_config_back_through_json(
         "max_images": max_images,
         "review_backend": backend,
         "label_studio_project_id": project,
+        "inference": inference,
     }
     config = RunConfig.from_params(params)
     assert RunConfig.from_params(json.loads(json.dumps(config.to_params()))) == config

@@ -6,6 +6,7 @@ Kept free of operator imports so a DAG file can take it without slowing its pars
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from airflow.configuration import conf
@@ -13,6 +14,8 @@ from airflow.configuration import conf
 OWNER = "hitl-detection"
 # Tunable per deployment in airflow.cfg's [hitl_detection] section or AIRFLOW__HITL_DETECTION__*.
 CONF_SECTION = "hitl_detection"
+# The price table of run bills: the project's include/ folder, beside plugins/.
+DEFAULT_PRICES_FILE = Path(__file__).resolve().parents[3] / "include" / "prices.json"
 
 
 def default_args() -> dict[str, Any]:
@@ -32,3 +35,8 @@ def setting_int(name: str, fallback: int) -> int:
 def setting_seconds(name: str, fallback: int) -> timedelta:
     """A duration from the [hitl_detection] section, in seconds."""
     return timedelta(seconds=setting_int(name, fallback))
+
+
+def prices_file() -> str:
+    """The price table run bills are worked out with: `prices_file`, or include/prices.json."""
+    return conf.get(CONF_SECTION, "prices_file", fallback=str(DEFAULT_PRICES_FILE))

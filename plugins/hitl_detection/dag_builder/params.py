@@ -11,6 +11,8 @@ from typing import Any
 
 from airflow.sdk import Param
 
+from hitl_detection.domain.inference import DEFAULT_INFERENCE, INFERENCE_MODES
+
 DEFAULT_LABELS = ["car", "person", "bicycle", "bus"]
 SEED_MODEL_PACKAGE_ARN = (
     "arn:aws:sagemaker:us-east-1:865070037744:model-package/"
@@ -113,5 +115,13 @@ def detect_and_review_params(**defaults: Any) -> dict[str, Param]:
             type=["null", "integer"],
             minimum=1,
             description="Process at most this many images (in key order); empty for all.",
+        ),
+        "inference": Param(
+            default("inference", DEFAULT_INFERENCE),
+            type="string",
+            enum=list(INFERENCE_MODES),
+            description="How detection runs: a real-time endpoint (a few thousand images), a SageMaker "
+            "Batch Transform job (large runs, images up to 100 MB, billed only while it runs), or auto "
+            "(a transform job above the deployment's batch_transform_above_images).",
         ),
     }

@@ -28,6 +28,11 @@ class ImageError(ValueError):
     """The bytes are not a readable image of the expected type."""
 
 
+class TruncatedImageError(ImageError):
+    """The bytes end before the header does: of a whole image, it is broken; of its first bytes
+    only, more of them are needed."""
+
+
 def content_type_for(key: str) -> str | None:
     """The content type for an S3 key by its extension (case-insensitive), None if not an image."""
     name = key.rsplit("/", 1)[-1]
@@ -75,7 +80,9 @@ def _png_size(data: bytes) -> tuple[int, int]:
     if not data.startswith(PNG_SIGNATURE):
         raise ImageError(f"not a PNG: {_describe_start(data)}")
     if len(data) < 33:
-        raise ImageError(f"truncated PNG: {len(data)} bytes, expected at least 33 for the signature and IHDR")
+        raise TruncatedImageError(
+            f"truncated PNG: {len(data)} bytes, expected at least 33 for the signature and IHDR"
+        )
     length, chunk_type = struct.unpack(">I4s", data[8:16])
     if chunk_type != b"IHDR" or length != 13:
         raise ImageError(
@@ -98,13 +105,13 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
     pos = 2
     while True:
         if pos >= end:
-            raise ImageError(f"truncated JPEG: ends at byte {end} before a frame header (SOFn)")
+            raise TruncatedImageError(f"truncated JPEG: ends at byte {end} before a frame header (SOFn)")
         if data[pos] != 0xFF:
             raise ImageError(f"corrupt JPEG: expected a marker at byte {pos}, found 0x{data[pos]:02x}")
         while pos < end and data[pos] == 0xFF:  # a marker may be preceded by fill bytes
             pos += 1
         if pos >= end:
-            raise ImageError(f"truncated JPEG: ends at byte {end} inside a marker")
+            raise TruncatedImageError(f"truncated JPEG: ends at byte {end} inside a marker")
         marker = data[pos]
         pos += 1
         if marker in _JPEG_STANDALONE_MARKERS:
@@ -114,7 +121,9 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
                 f"corrupt JPEG: {_JPEG_MARKER_NAMES[marker]} at byte {pos - 1} before any frame header (SOFn)"
             )
         if pos + 2 > end:
-            raise ImageError(f"truncated JPEG: ends at byte {end} in the length of marker {_marker(marker)}")
+            raise TruncatedImageError(
+                f"truncated JPEG: ends at byte {end} in the length of marker {_marker(marker)}"
+            )
         (length,) = struct.unpack(">H", data[pos : pos + 2])
         if length < 2:
             raise ImageError(
@@ -130,7 +139,7 @@ def _jpeg_frame_size(data: bytes, pos: int, length: int, marker: int) -> tuple[i
     if length < 8:
         raise ImageError(f"corrupt JPEG: frame header SOF{marker - 0xC0} has length {length}, below 8")
     if pos + 7 > len(data):
-        raise ImageError(
+        raise TruncatedImageError(
             f"truncated JPEG: ends at byte {len(data)} inside the frame header SOF{marker - 0xC0}"
         )
     height, width = struct.unpack(">HH", data[pos + 3 : pos + 7])

@@ -3,18 +3,19 @@
 A task is finished when it holds the project's number of submitted annotations; an annotation
 with `was_cancelled` is a reviewer's skip, which ends the task without an answer. Boxes come back
 in percent of the image the reviewer saw (`original_width` x `original_height`); they are turned
-into whole pixels of the stored image, and an answer drawn on an image of another size (turned by
-its EXIF orientation, say) is refused rather than misplaced. A malformed answer names the field.
+into whole pixels of that image, which is the answer's `image_size`. Whether that is the stored
+image's size, whether a label is one of the run's and whether a box lies inside the image is
+checked for every backend alike (`answer_checks`). A malformed answer names the field.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from hitl_detection.domain.boxes import Box
-from hitl_detection.domain.label_studio_task import HEIGHT_FIELD, LABELS_FIELD, REGION_TYPE, WIDTH_FIELD
+from hitl_detection.domain.label_studio_task import HEIGHT_FIELD, REGION_TYPE, WIDTH_FIELD
 from hitl_detection.domain.review_tasks import ReviewerAnswer
 
 PENDING = "pending"
@@ -48,30 +49,23 @@ def skipped_by(task: Mapping[str, Any]) -> list[str]:
 def parse_answers(task: Mapping[str, Any]) -> list[ReviewerAnswer]:
     """Every submitted (not skipped) annotation of the task as a reviewer's answer, in order.
 
-    Boxes are in whole pixels of the stored image, whose size the task data holds; other result
-    types than RectangleLabels (a comment, say) are not boxes and are left out.
+    Boxes are in whole pixels of the image the reviewer saw (the stored image's size, which the
+    task data holds, when a region does not say); other result types than RectangleLabels (a
+    comment, say) are not boxes and are left out.
     """
-    data = _object("data", task.get("data"))
-    stored = _stored_size(data)
-    labels = data.get(LABELS_FIELD)
-    if labels is not None and not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
-        raise AnnotationFormatError(f"data.{LABELS_FIELD} is {_short(labels)}, expected a list of labels")
+    stored = _stored_size(_object("data", task.get("data")))
     return [
-        _parse_annotation(f"annotations[{index}]", annotation, stored, labels)
+        _parse_annotation(f"annotations[{index}]", annotation, stored)
         for index, annotation in enumerate(_annotations(task))
         if not annotation.get("was_cancelled")
     ]
 
 
 def region_to_box(
-    where: str,
-    region: Mapping[str, Any],
-    stored_size: tuple[int, int] | None,
-    labels: Sequence[str] | None = None,
+    where: str, region: Mapping[str, Any], stored_size: tuple[int, int] | None
 ) -> tuple[Box, tuple[int, int]]:
-    """A RectangleLabels region as a box in whole pixels of the stored image, and the image size
-    the reviewer saw. A rotated box becomes the upright box around it; edges are kept inside the
-    image."""
+    """A RectangleLabels region as a box in whole pixels of the image the reviewer saw, and that
+    image's size. A rotated box becomes the upright box around it, which may reach out of it."""
     size = _seen_size(where, region, stored_size)
     rotation = region.get("image_rotation", 0)
     if rotation not in (0, None):
@@ -79,7 +73,7 @@ def region_to_box(
             f"{where}.image_rotation is {_short(rotation)}: the reviewer turned the image; expected 0"
         )
     value = _object(f"{where}.value", region.get("value"))
-    label = _label(f"{where}.value.{REGION_TYPE}", value.get(REGION_TYPE), labels)
+    label = _label(f"{where}.value.{REGION_TYPE}", value.get(REGION_TYPE))
     width, height = size
     x = _number(f"{where}.value.x", value.get("x")) * width / 100
     y = _number(f"{where}.value.y", value.get("y")) * height / 100
@@ -91,16 +85,16 @@ def region_to_box(
     corners = [
         (x + dx * cos - dy * sin, y + dx * sin + dy * cos) for dx, dy in ((0, 0), (w, 0), (0, h), (w, h))
     ]
-    left = _whole(_clip(min(cx for cx, _ in corners), width))
-    right = _whole(_clip(max(cx for cx, _ in corners), width))
-    top = _whole(_clip(min(cy for _, cy in corners), height))
-    bottom = _whole(_clip(max(cy for _, cy in corners), height))
+    left = _whole(min(cx for cx, _ in corners))
+    right = _whole(max(cx for cx, _ in corners))
+    top = _whole(min(cy for _, cy in corners))
+    bottom = _whole(max(cy for _, cy in corners))
     box = Box(label=label, left=left, top=top, width=right - left, height=bottom - top, source="human")
     return box, size
 
 
 def _parse_annotation(
-    where: str, annotation: Mapping[str, Any], stored: tuple[int, int] | None, labels: Sequence[str] | None
+    where: str, annotation: Mapping[str, Any], stored: tuple[int, int] | None
 ) -> ReviewerAnswer:
     result = annotation.get("result")
     if result is None:
@@ -114,7 +108,7 @@ def _parse_annotation(
         region = _object(region_where, region)
         if region.get("type") != REGION_TYPE:
             continue
-        box, seen = region_to_box(region_where, region, stored, labels)
+        box, seen = region_to_box(region_where, region, stored)
         boxes.append(box)
     created_at = annotation.get("created_at")
     if created_at is not None and not isinstance(created_at, str):
@@ -167,13 +161,7 @@ def _seen_size(where: str, region: Mapping[str, Any], stored: tuple[int, int] | 
                 f"{where} has no original_width and original_height, and the task data no image size"
             )
         return stored
-    seen = _size(f"{where}.original_width x original_height", width, height)
-    if stored is not None and seen != stored:
-        raise AnnotationFormatError(
-            f"{where}.original_width x original_height is {seen[0]}x{seen[1]}, but the stored image is "
-            f"{stored[0]}x{stored[1]}: the reviewer saw it turned or resized (EXIF orientation?)"
-        )
-    return seen
+    return _size(f"{where}.original_width x original_height", width, height)
 
 
 def _size(where: str, width: Any, height: Any) -> tuple[int, int]:
@@ -189,15 +177,10 @@ def _size(where: str, width: Any, height: Any) -> tuple[int, int]:
     return values[0], values[1]
 
 
-def _label(where: str, value: Any, labels: Sequence[str] | None) -> str:
+def _label(where: str, value: Any) -> str:
     if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], str) or not value[0]:
         raise AnnotationFormatError(f"{where} is {_short(value)}, expected a list of one label")
-    label = value[0]
-    if labels is not None and label not in labels:
-        raise AnnotationFormatError(
-            f"{where} is [{label!r}], which is not among the run's labels {list(labels)}"
-        )
-    return label
+    return value[0]
 
 
 def _count(task: Mapping[str, Any], name: str) -> int:
@@ -205,10 +188,6 @@ def _count(task: Mapping[str, Any], name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise AnnotationFormatError(f"task {name} is {_short(value)}, expected a count")
     return value
-
-
-def _clip(value: float, limit: int) -> float:
-    return min(max(value, 0.0), float(limit))
 
 
 def _whole(value: float) -> int:

@@ -8,7 +8,9 @@ special cases:
 
 `boxes` are the final boxes (`{label, left, top, width, height, score, source}`), `model_boxes`
 what the model said after min_score (any label), `changes` what reviewers changed compared with
-the accepted model boxes (None unless status is "reviewed"), `image_size` `{width, height}`.
+the accepted model boxes (None unless status is "reviewed"), `image_size` `{width, height}`,
+`review` (None unless reviewed or review_failed) the backend's task and how the model's boxes were
+made (`inference`: endpoint or batch_transform, as the summary's `inference`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from hitl_detection.domain.answer_checks import CHECK_KINDS
 from hitl_detection.domain.boxes import Box, match_boxes
 from hitl_detection.domain.gating import GateDecision
 
@@ -152,6 +155,7 @@ class SummaryBuilder:
         self._per_label: dict[str, dict[str, int]] = {}
         self._human_changes = dict.fromkeys(CHANGE_KINDS, 0)
         self._dropped_other_label = 0
+        self._answer_checks = dict.fromkeys(CHECK_KINDS, 0)
         self._errors: list[dict[str, str]] = []
 
     def add(self, record: Mapping[str, Any]) -> None:
@@ -174,6 +178,8 @@ class SummaryBuilder:
                 self._label(label)[kind] += 1
                 self._human_changes[kind] += 1
         self._dropped_other_label += record.get("dropped_other_label", 0)
+        for kind, items in ((record.get("review") or {}).get("answer_checks") or {}).items():
+            self._answer_checks[kind] += len(items)
         if record.get("error"):
             self._add_errors([{"image_s3_uri": record["image_s3_uri"], "error": record["error"]}])
 
@@ -186,6 +192,7 @@ class SummaryBuilder:
             "per_label": {label: dict(self._per_label[label]) for label in sorted(self._per_label)},
             "human_changes": dict(self._human_changes),
             "dropped_other_label": self._dropped_other_label,
+            "answer_checks": dict(self._answer_checks),
             "errors": [dict(error) for error in self._errors],
         }
 
@@ -204,7 +211,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     by_status = summary["by_status"]
     sources = summary["boxes_by_source"]
     changes = summary["human_changes"]
-    lines = [f"{key}: {summary[key]}" for key in ("run_id", "results_s3_uri") if key in summary]
+    lines = [f"{key}: {summary[key]}" for key in ("run_id", "inference", "results_s3_uri") if key in summary]
     statuses = ", ".join(f"{status} {by_status.get(status, 0)}" for status in STATUSES)
     lines += [
         f"Images: {summary['images']} ({statuses})",
@@ -212,6 +219,12 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         "Reviewers' changes: " + ", ".join(f"{changes.get(kind, 0)} {kind}" for kind in CHANGE_KINDS),
         f"Detections of other labels dropped: {summary['dropped_other_label']}",
     ]
+    checks = summary.get("answer_checks") or {}
+    if any(checks.values()):
+        lines.append(
+            "Reviewers' answers corrected: "
+            + ", ".join(f"{checks.get(kind, 0)} {kind.replace('_', ' ')}" for kind in CHECK_KINDS)
+        )
     if summary["per_label"]:
         lines.append("Per label (model -> final; added, removed, moved):")
         width = max(len(label) for label in summary["per_label"])

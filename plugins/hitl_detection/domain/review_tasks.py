@@ -8,7 +8,7 @@ the stages of a run never need to know which backend they talk to.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from hitl_detection.domain.boxes import Box
@@ -65,12 +65,27 @@ class ReviewProgress:
     finished: int
     failed: tuple[str, ...] = ()  # names of tasks that ended without an answer
     pending: tuple[str, ...] = ()  # names still waiting (possibly a sample)
+    listed: int | None = None  # how many of the run's tasks the backend's sweep saw, if it counts them
 
     @property
     def done(self) -> bool:
         """Tasks left from an earlier try of a cleared run may count too: the count alone could
         end the wait while one of this try's tasks is still pending."""
         return self.finished >= self.expected and not self.pending
+
+    @property
+    def unlisted(self) -> int:
+        """Tasks started but missing from the sweep: not listed yet, or deleted by someone."""
+        return 0 if self.listed is None else max(self.expected - self.listed, 0)
+
+    def with_deleted(self, names: Sequence[str]) -> ReviewProgress:
+        """Deleted tasks will never finish: they count as finished, without an answer."""
+        return replace(
+            self,
+            finished=self.finished + len(names),
+            failed=(*self.failed, *names),
+            listed=None if self.listed is None else self.listed + len(names),
+        )
 
     def describe(self) -> str:
         """`3 of 10 review tasks finished (1 failed); 7 pending: a, b and 5 more`."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hitl_detection.domain.gating import DEFAULT_MIN_SCORE, DEFAULT_THRESHOLD, GatePolicy, policy_problems
+from hitl_detection.domain.inference import BATCH_TRANSFORM, DEFAULT_INFERENCE, INFERENCE_MODES
 from hitl_detection.domain.naming import SAGEMAKER_NAME_PATTERN
 from hitl_detection.domain.s3_uri import S3UriError, join_s3_uri, parse_s3_uri
 
@@ -73,6 +74,7 @@ class RunConfig:
     flow_definition_arn: str | None
     max_images: int | None
     label_studio_project_id: int | None = None
+    inference: str = DEFAULT_INFERENCE  # as asked: endpoint, batch_transform or auto (the plan resolves it)
 
     @property
     def input_s3_uri(self) -> str:
@@ -152,6 +154,14 @@ class RunConfig:
             )
         label_studio_project_id = _integer(params, "label_studio_project_id", None, problems, nullable=True)
         max_images = _integer(params, "max_images", None, problems, nullable=True)
+        inference = params.get("inference", DEFAULT_INFERENCE)
+        if inference not in INFERENCE_MODES:
+            problems.append(f"inference {inference!r} is not one of {', '.join(INFERENCE_MODES)}")
+        elif inference == BATCH_TRANSFORM and not deploys:
+            problems.append(
+                f"inference {BATCH_TRANSFORM!r} runs a transform job on the run's own model; expected "
+                "endpoint_name null (a reused endpoint detects with inference endpoint or auto)"
+            )
 
         if problems:
             raise ParamsError(problems)
@@ -174,6 +184,7 @@ class RunConfig:
             flow_definition_arn=flow_definition_arn,
             max_images=max_images,
             label_studio_project_id=label_studio_project_id,
+            inference=inference,
         )
 
     def to_params(self) -> dict[str, Any]:
@@ -197,6 +208,7 @@ class RunConfig:
             "flow_definition_arn": self.flow_definition_arn,
             "label_studio_project_id": self.label_studio_project_id,
             "max_images": self.max_images,
+            "inference": self.inference,
         }
 
 

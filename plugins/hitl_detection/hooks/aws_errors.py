@@ -19,6 +19,11 @@ def is_not_found(error: ClientError) -> bool:
     )
 
 
+def is_missing_object(error: ClientError) -> bool:
+    """S3 has no such object (GetObject answers NoSuchKey, HeadObject a bare 404)."""
+    return error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404")
+
+
 def is_transient(error: BaseException) -> bool:
     """Throttling, a 5xx answer or a broken connection: worth trying again later."""
     if isinstance(error, ConnectionError | HTTPClientError):

@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow.sdk import Context
 
+from hitl_detection.domain.answer_checks import check_answers
 from hitl_detection.domain.consolidation import consolidate_answers
 from hitl_detection.domain.records import accepted_record, error_record, review_failed_record, reviewed_record
 from hitl_detection.domain.stage_rows import ImageRow
@@ -20,6 +21,8 @@ class CollectReviewsOperator(RunOperator):
 
     Images that needed no review get their accepted model boxes; a failed review or unreadable
     answer gives `review_failed` with the model's boxes, so nothing is lost and the run goes on.
+    Answers are checked against the run's labels and the stored image before they are merged
+    (`answer_checks`: refused answers, dropped and clipped boxes go under the record's review).
     Answers are read several at once; records are written per shard.
     """
 
@@ -43,12 +46,21 @@ class CollectReviewsOperator(RunOperator):
         decision = row.decision
         if not decision.needs_review:
             return accepted_record(row.s3_uri, decision, row.size)
+        # A review also says how the model's boxes it started from were made.
+        inference = {"inference": self.run_plan.inference}
         if row.ticket is None:
-            review = {"backend": backend.name, "task": None}
+            review = {"backend": backend.name, "task": None, **inference}
             return review_failed_record(row.s3_uri, decision, review, "no review task was started", row.size)
         outcome = backend.collect(row.ticket)
+        review = {**outcome.review, **inference}
         if outcome.failed:
             self.log.warning("Review of %s failed: %s", row.s3_uri, outcome.error)
-            return review_failed_record(row.s3_uri, decision, outcome.review, outcome.error, row.size)
-        final = consolidate_answers([answer.boxes for answer in outcome.answers])
-        return reviewed_record(row.s3_uri, decision, final, outcome.review, row.size)
+            return review_failed_record(row.s3_uri, decision, review, outcome.error, row.size)
+        checked = check_answers(outcome.answers, self.run_plan.config.labels, row.size)
+        review["answer_checks"] = checked.to_record()
+        if checked.refused or checked.dropped or checked.clipped:
+            self.log.warning("Answers for %s were corrected: %s", row.s3_uri, review["answer_checks"])
+        if not checked.answers:
+            return review_failed_record(row.s3_uri, decision, review, checked.why_none, row.size)
+        final = consolidate_answers([answer.boxes for answer in checked.answers])
+        return reviewed_record(row.s3_uri, decision, final, review, row.size)

@@ -1,7 +1,8 @@
 """The provider's SageMaker deploy operators, as setup tasks that deploy only when the run must.
 
-A run given an `endpoint_name` reuses that endpoint. Its setup tasks must still succeed rather
-than skip: Airflow skips every task in the scope of a skipped setup, detection included.
+A run given an `endpoint_name` reuses that endpoint, and a run detecting with batch transform jobs
+deploys its model only. Their setup tasks must still succeed rather than skip: Airflow skips every
+task in the scope of a skipped setup, detection included.
 
 Names are deterministic per run, so a model, endpoint config or endpoint with the run's name was
 created by an earlier try of this run: a retry reuses it, where the provider's operator would
@@ -24,8 +25,11 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
 from botocore.exceptions import ClientError
 
+from hitl_detection.domain.bill import BILLED_FROM
+from hitl_detection.domain.inference import BATCH_TRANSFORM
 from hitl_detection.domain.run_plan import Deployment, RunPlan
 from hitl_detection.hooks.aws_errors import is_not_found
+from hitl_detection.operators.links import SageMakerConsoleLink, sagemaker_resource_url
 from hitl_detection.triggers.endpoint import EndpointInServiceTrigger, endpoint_state
 
 # Longer than SageMaker takes to bring an endpoint up (5-10 minutes), short of a stuck one.
@@ -40,21 +44,30 @@ class _DeployStep(BaseOperator):
     """
 
     kind: str
-    request: Callable[[Deployment], dict[str, Any]]
+    request: Callable[[Deployment, list[dict[str, str]]], dict[str, Any]]
+    operator_extra_links = (SageMakerConsoleLink(),)
+    # A run detecting with transform jobs needs the model only.
+    endpoint_only: bool = True
 
     def __init__(self, *, plan: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(config={}, **kwargs)
         self.plan = plan
 
     def execute(self, context: Context) -> Any:
-        deployment = RunPlan.from_xcom(self.plan).deployment
+        plan = RunPlan.from_xcom(self.plan)
+        deployment = plan.deployment
         if not deployment.deploys:
             self.log.info(
                 "The run reuses endpoint %s: %s deploys nothing.", deployment.endpoint_name, self.task_id
             )
             return None
-        self.config = type(self).request(deployment)
+        if self.endpoint_only and plan.inference == BATCH_TRANSFORM:
+            self.log.info("The run detects with transform jobs: %s deploys no %s.", self.task_id, self.kind)
+            return None
+        # Tagged with the run and a deadline counted from now, for the cost guard.
+        self.config = type(self).request(deployment, plan.resource_tags(datetime.now(UTC)))
         name = self._name()
+        SageMakerConsoleLink.persist(context, lambda: sagemaker_resource_url(self.hook, self.kind, name))
         if self._exists(name):
             self.log.info("The %s %s exists from an earlier try of this run: reused.", self.kind, name)
         else:
@@ -82,6 +95,7 @@ class _DeployStep(BaseOperator):
 
 class DeployModelOperator(_DeployStep, SageMakerModelOperator):
     kind = "model"
+    endpoint_only = False
     request = Deployment.model_request
     template_fields = (*SageMakerModelOperator.template_fields, "plan")
 
@@ -121,21 +135,19 @@ class DeployEndpointOperator(_DeployStep, SageMakerEndpointOperator):
         return self.hook.describe_endpoint(name)
 
     def _ready(self, context: Context, name: str) -> dict[str, str]:
-        state, problem = endpoint_state(self.hook.describe_endpoint(name))
+        endpoint = self.hook.describe_endpoint(name)
+        state, problem = endpoint_state(endpoint)
         if state == "ready":
             self.log.info("Endpoint %s is InService.", name)
-            return {self.kind: name}
+            return self._billed_from(endpoint)
         if state == "failed":
             raise AirflowException(problem)
         self.defer(
-            trigger=EndpointInServiceTrigger(
+            trigger=EndpointInServiceTrigger.for_task(
+                self,
                 endpoint_name=name,
                 deadline=(datetime.now(UTC) + ENDPOINT_DEADLINE).isoformat(),
                 poll_interval=self.check_interval,
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
-                verify=self.verify,
-                botocore_config=self.botocore_config,
             ),
             method_name="execute_complete",
             timeout=ENDPOINT_DEADLINE + timedelta(minutes=5),
@@ -146,4 +158,9 @@ class DeployEndpointOperator(_DeployStep, SageMakerEndpointOperator):
         if event["status"] != "success":
             raise AirflowException(event["message"])
         self.log.info("Endpoint %s is InService.", event["endpoint_name"])
-        return {self.kind: event["endpoint_name"]}
+        return self._billed_from(self.hook.describe_endpoint(event["endpoint_name"]))
+
+    def _billed_from(self, endpoint: dict[str, Any]) -> dict[str, str]:
+        """The endpoint, and when it was created: its instances bill from then (the run's bill)."""
+        created = endpoint["CreationTime"].astimezone(UTC).isoformat()
+        return {self.kind: endpoint["EndpointName"], BILLED_FROM: created}

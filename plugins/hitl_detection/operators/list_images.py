@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from hitl_detection.domain.images import is_image_key
 from hitl_detection.domain.run_plan import SHARD_SIZE
 from hitl_detection.domain.s3_uri import join_s3_uri
 from hitl_detection.domain.stage_rows import ImageRow
 from hitl_detection.domain.streams import chunked
+from hitl_detection.hooks.image_listing import image_keys
 from hitl_detection.operators.base import RunOperator
 
 
@@ -43,10 +43,15 @@ class ListImagesOperator(RunOperator):
     def execute(self, context: Context) -> dict[str, int]:
         config = self.run_plan.config
         source = config.input_s3_uri
-        rows = (
-            ImageRow(key=key, s3_uri=join_s3_uri(config.input_bucket, key))
-            for key in self._image_keys(config.input_bucket, config.input_prefix, config.max_images)
+        keys = image_keys(
+            self.hook.conn,
+            config.input_bucket,
+            config.input_prefix,
+            limit=config.max_images,
+            modified_after=self.modified_after,
+            modified_before=self.modified_before,
         )
+        rows = (ImageRow(key=key, s3_uri=join_s3_uri(config.input_bucket, key)) for key in keys)
         files = self.stage_files
         earlier = set(files.shards("images"))
         images = shards = 0
@@ -90,31 +95,3 @@ class ListImagesOperator(RunOperator):
     @property
     def _incremental(self) -> bool:
         return self.modified_after is not None or self.modified_before is not None
-
-    def _image_keys(self, bucket: str, prefix: str, limit: int | None) -> Iterator[str]:
-        paginator = self.hook.conn.get_paginator("list_objects_v2")
-        taken = 0
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", ()):
-                if not is_image_key(item["Key"]) or not self._in_interval(item["LastModified"]):
-                    continue
-                yield item["Key"]
-                taken += 1
-                if limit is not None and taken >= limit:
-                    return
-
-    def _in_interval(self, modified: datetime) -> bool:
-        after, before = _as_datetime(self.modified_after), _as_datetime(self.modified_before)
-        if after is not None and modified < after:
-            return False
-        return before is None or modified < before
-
-
-def _as_datetime(value: datetime | str | None) -> datetime | None:
-    """Templates render to strings: take an aware datetime or its ISO text."""
-    if value is None or isinstance(value, datetime):
-        return value
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError(f"time {value!r} has no time zone; expected an aware timestamp")
-    return parsed

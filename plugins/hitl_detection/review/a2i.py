@@ -9,7 +9,7 @@ loop that exists already (a retry) costs a DescribeHumanLoop more.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -25,6 +25,7 @@ from hitl_detection.domain.run_config import RunConfig
 from hitl_detection.domain.s3_uri import parse_s3_uri
 from hitl_detection.hooks.a2i_runtime import A2IRuntimeHook
 from hitl_detection.hooks.a2i_workflow import A2IWorkflowHook
+from hitl_detection.hooks.aws_console import console_url, stand_in_url
 from hitl_detection.hooks.aws_errors import is_transient
 from hitl_detection.review.base import Connections, ReviewBackend, ReviewSetupError
 
@@ -53,29 +54,20 @@ class A2IReviewBackend(ReviewBackend):
     def settings_from(cls, config: RunConfig) -> dict[str, Any]:
         return {"flow_definition_arn": config.flow_definition_arn}
 
-    def _hook_kwargs(self) -> dict[str, Any]:
-        c = self.connections
-        return {
-            "aws_conn_id": c.aws_conn_id,
-            "region_name": c.region_name,
-            "verify": c.verify,
-            "config": c.botocore_config,
-        }
-
     @cached_property
     def loops(self) -> A2IRuntimeHook:
-        return A2IRuntimeHook(**self._hook_kwargs())
+        return A2IRuntimeHook(**self.connections.aws_hook_kwargs())
 
     @cached_property
     def s3(self) -> S3Hook:
         """The output.json reader, on the same connection as the loops."""
-        return S3Hook(**self._hook_kwargs())
+        return S3Hook(**self.connections.aws_hook_kwargs())
 
     def check(self, labels: Sequence[str]) -> None:
         """The flow definition must be this very one (account, region, name) and Active."""
         arn = self.flow_definition_arn
         try:
-            found = A2IWorkflowHook(**self._hook_kwargs()).describe_flow_definition(arn)
+            found = A2IWorkflowHook(**self.connections.aws_hook_kwargs()).describe_flow_definition(arn)
         except ClientError as error:
             raise ReviewSetupError(f"flow_definition_arn {arn}: {error}") from error
         if found["FlowDefinitionArn"] != arn:
@@ -113,19 +105,24 @@ class A2IReviewBackend(ReviewBackend):
             "created_after": _iso_utc(started_after),
         }
 
+    def console_url(self, scope: Mapping[str, Any]) -> str:
+        """The flow definition's page in the A2I console, which lists its human loops; locally, the
+        stand-in's list of loops (its reviewer API)."""
+        stand_in = stand_in_url(self.loops, "sagemaker-a2i-runtime")
+        if stand_in:
+            return f"{stand_in}/reviewer/loops?status=all"
+        _, partition, _, region, _, resource = scope["flow_definition_arn"].split(":", 5)
+        name = resource.split("/", 1)[1]
+        return console_url(partition, region, "a2i/home", fragment=f"/human-review-workflows/{name}")
+
     def progress(self, scope: Mapping[str, Any], expected: int) -> ReviewProgress:
         """One sweep of the flow definition's loops since `created_after`, counting the run's."""
-        prefix = scope["name_prefix"]
-        finished = 0
+        listed = finished = 0
         failed: list[str] = []
         pending: list[str] = []
-        summaries = self.loops.iter_human_loops(
-            scope["flow_definition_arn"], datetime.fromisoformat(scope["created_after"])
-        )
-        for summary in summaries:
+        for summary in self._run_loops(scope):
+            listed += 1
             name = summary["HumanLoopName"]
-            if not name.startswith(prefix):
-                continue
             status = summary["HumanLoopStatus"]
             if status in A2IRuntimeHook.HUMAN_LOOP_FINAL_STATES:
                 finished += 1
@@ -134,8 +131,28 @@ class A2IReviewBackend(ReviewBackend):
             elif len(pending) < PENDING_SAMPLE_SIZE:
                 pending.append(name)
         return ReviewProgress(
-            expected=expected, finished=finished, failed=tuple(failed), pending=tuple(pending)
+            expected=expected, finished=finished, failed=tuple(failed), pending=tuple(pending), listed=listed
         )
+
+    def deleted(self, scope: Mapping[str, Any], tickets: Iterable[ReviewTicket]) -> list[str]:
+        """One sweep, then a DescribeHumanLoop for each ticket the sweep did not list."""
+        listed = {summary["HumanLoopName"] for summary in self._run_loops(scope)}
+        gone = []
+        for ticket in tickets:
+            if ticket.name in listed:
+                continue
+            try:
+                self.loops.describe_human_loop(ticket.name)
+            except self.loops.conn.exceptions.ResourceNotFoundException:
+                gone.append(ticket.name)
+        return gone
+
+    def _run_loops(self, scope: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """The summaries of the run's loops: one paginated sweep of the flow definition's loops."""
+        summaries = self.loops.iter_human_loops(
+            scope["flow_definition_arn"], datetime.fromisoformat(scope["created_after"])
+        )
+        return (summary for summary in summaries if summary["HumanLoopName"].startswith(scope["name_prefix"]))
 
     def is_transient(self, error: BaseException) -> bool:
         return is_transient(error)
@@ -151,7 +168,12 @@ class A2IReviewBackend(ReviewBackend):
         try:
             loop = self.loops.describe_human_loop(name)
         except self.loops.conn.exceptions.ResourceNotFoundException:
-            return ReviewOutcome(name, (), review, error=f"human loop {name} does not exist (deleted?)")
+            return ReviewOutcome(
+                name,
+                (),
+                review,
+                error=f"human loop {name} was deleted before its answers were collected: it no longer exists",
+            )
         status = loop["HumanLoopStatus"]
         review |= {"loop_arn": loop["HumanLoopArn"], "created_at": _iso_utc(loop["CreationTime"])}
         if status in A2IRuntimeHook.HUMAN_LOOP_FAILED_STATES:

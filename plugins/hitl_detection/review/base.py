@@ -8,7 +8,7 @@ can any service that can show an image with boxes to people and give their boxes
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -29,6 +29,15 @@ class Connections:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def aws_hook_kwargs(self) -> dict[str, Any]:
+        """The arguments of an AwsBaseHook on these settings."""
+        return {
+            "aws_conn_id": self.aws_conn_id,
+            "region_name": self.region_name,
+            "verify": self.verify,
+            "config": self.botocore_config,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Connections:
@@ -71,8 +80,25 @@ class ReviewBackend(ABC):
         """What `progress` needs to find the run's tasks (JSON, passed to the trigger)."""
 
     @abstractmethod
+    def console_url(self, scope: Mapping[str, Any]) -> str:
+        """Where a person sees the run's tasks (`scope` from `progress_scope`): the service's own
+        console, or the local stand-in's page where the connection points at one."""
+
+    @abstractmethod
     def progress(self, scope: Mapping[str, Any], expected: int) -> ReviewProgress:
-        """How many of the run's `expected` tasks have finished."""
+        """How many of the run's `expected` tasks have finished, and how many the sweep `listed`.
+
+        A sweep sees the tasks that exist: one deleted by someone is missing from it for good.
+        """
+
+    @abstractmethod
+    def deleted(self, scope: Mapping[str, Any], tickets: Iterable[ReviewTicket]) -> list[str]:
+        """The names of those of the run's `tickets` whose task no longer exists (deleted by someone).
+
+        One sweep of the run's tasks, then one call for each ticket the sweep did not list, since
+        a listing may lag behind a start. The wait asks only when a sweep lists fewer tasks than
+        it expects, so a wait on N tasks never costs N calls a poll.
+        """
 
     def is_transient(self, error: BaseException) -> bool:
         """Whether a failed call may pass by itself (throttling, an outage): then a long wait

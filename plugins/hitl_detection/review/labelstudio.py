@@ -5,8 +5,8 @@ Every task carries the run and the image key in its data, so one filtered sweep 
 `start` of a backend reads the run's tasks once, and a retry or a cleared run reuses them instead
 of importing an image twice. New tasks are imported in batches: the pipeline starts reviews
 `parallel_calls` at a time, and the calls waiting together go out as one import. The ticket's
-handle is the task id; a task deleted in Label Studio is missing from the sweep, which counts it
-as finished without an answer.
+handle is the task id; a task deleted in Label Studio is missing from the sweep, and `deleted`
+confirms it by id, as for A2I loops.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
 from typing import Any, Generic, TypeVar
@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 PENDING_SAMPLE_SIZE = 50  # pending task names kept for messages; the count is exact regardless
 # How long a start waits for others to share its import; the batch goes out at once when full.
 IMPORT_LINGER_SECONDS = 0.2
-DELETED = "(a task deleted in Label Studio)"
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -146,23 +145,20 @@ class LabelStudioReviewBackend(ReviewBackend):
         """Tasks are found by the run they carry; when they were made does not matter."""
         return {"project_id": self.project_id, "run": run_key}
 
+    def console_url(self, scope: Mapping[str, Any]) -> str:
+        """The project's data manager in Label Studio: its tasks, this run's among them."""
+        return f"{self.hook.base_url}/projects/{scope['project_id']}/data"
+
     def progress(self, scope: Mapping[str, Any], expected: int) -> ReviewProgress:
         """One sweep of the run's tasks (their counters only), against the project's number of
         annotations per task, read anew: a reviewer count raised meanwhile is waited for."""
-        project_id, run = scope["project_id"], scope["run"]
-        required = self.hook.get_project(project_id)["maximum_annotations"]
-        found = finished = 0
+        required = self.hook.get_project(scope["project_id"])["maximum_annotations"]
+        listed = finished = 0
         failed: list[str] = []
         pending: list[str] = []
-        sweep = self.hook.iter_tasks(
-            project_id, filters={RUN_FIELD: run}, with_annotations=False, resolve_uri=False
-        )
-        for task in sweep:
-            data = task.get("data") or {}
-            if data.get(RUN_FIELD) != run:
-                continue
-            found += 1
-            name = data.get(NAME_FIELD) or f"task {task['id']}"
+        for task in self._run_tasks(scope):
+            listed += 1
+            name = task["data"].get(NAME_FIELD) or f"task {task['id']}"
             state = review_state(task, required)
             if state == PENDING:
                 if len(pending) < PENDING_SAMPLE_SIZE:
@@ -171,13 +167,30 @@ class LabelStudioReviewBackend(ReviewBackend):
             finished += 1
             if state == SKIPPED:
                 failed.append(name)
-        deleted = max(expected - found, 0)
         return ReviewProgress(
-            expected=expected,
-            finished=finished + deleted,
-            failed=(*failed, *[DELETED] * deleted),
-            pending=tuple(pending),
+            expected=expected, finished=finished, failed=tuple(failed), pending=tuple(pending), listed=listed
         )
+
+    def deleted(self, scope: Mapping[str, Any], tickets: Iterable[ReviewTicket]) -> list[str]:
+        """One sweep, then a read by id of each ticket's task the sweep did not list."""
+        listed = {str(task["id"]) for task in self._run_tasks(scope)}
+        gone = []
+        for ticket in tickets:
+            if ticket.handle in listed:
+                continue
+            task = self.hook.get_task(int(ticket.handle)) if ticket.handle else None
+            # A task id Label Studio gave again to another task is as gone as a missing one.
+            if task is None or (task.get("data") or {}).get(NAME_FIELD) != ticket.name:
+                gone.append(ticket.name)
+        return gone
+
+    def _run_tasks(self, scope: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """The run's tasks in the project (their counters only): one filtered, paginated sweep."""
+        run = scope["run"]
+        sweep = self.hook.iter_tasks(
+            scope["project_id"], filters={RUN_FIELD: run}, with_annotations=False, resolve_uri=False
+        )
+        return (task for task in sweep if (task.get("data") or {}).get(RUN_FIELD) == run)
 
     def is_transient(self, error: BaseException) -> bool:
         """No answer at all, throttling, or a server error (an outage, a proxy in front of it)."""
@@ -206,7 +219,12 @@ class LabelStudioReviewBackend(ReviewBackend):
         task = self.hook.get_task(task_id)
         label = f"Label Studio task {task_id} of project {self.project_id}"
         if task is None:
-            return ReviewOutcome(name, (), review, error=f"{label} was deleted")
+            return ReviewOutcome(
+                name,
+                (),
+                review,
+                error=f"{label} was deleted before its answers were collected: it no longer exists",
+            )
         data = task.get("data") or {}
         if task.get("project") != self.project_id or data.get(NAME_FIELD) != name:
             return ReviewOutcome(

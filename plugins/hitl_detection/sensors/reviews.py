@@ -1,4 +1,4 @@
-"""Wait until every review task of a run has finished: answered, failed, skipped or stopped."""
+"""Wait until every review task of a run has finished: answered, failed, skipped, stopped or deleted."""
 
 from __future__ import annotations
 
@@ -9,18 +9,22 @@ from typing import Any
 
 from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
 from hitl_detection.domain.review_tasks import ReviewProgress
 from hitl_detection.domain.run_plan import RunPlan
 from hitl_detection.operators.base import connections_of
+from hitl_detection.operators.links import ReviewsLink
 from hitl_detection.review.base import ReviewBackend
 from hitl_detection.review.factory import build_review_backend, review_settings
+from hitl_detection.review.watch import ReviewWatch, run_tickets
 from hitl_detection.triggers.reviews import ReviewsTrigger
 
 # Airflow's own deferral timeout only backs up the trigger's deadline (whose message names the
 # pending tasks), for when no triggerer runs the trigger at all.
 DEFERRAL_TIMEOUT_GRACE = timedelta(minutes=5)
+# How long a task may be missing from the backend's listing before it is looked up by name.
+DEFAULT_MISSING_GRACE_SECONDS = 600
 
 
 class ReviewsSensor(BaseSensorOperator):
@@ -29,14 +33,19 @@ class ReviewsSensor(BaseSensorOperator):
     Deferrable by default: while people review (for days, perhaps) the wait runs in the
     triggerer and holds no worker slot. With `deferrable=False` it pokes in `reschedule` mode,
     which frees the slot between pokes. On `timeout` it fails naming the tasks still pending.
+    A task deleted by someone ends as failed (see `review.watch`), so it never holds up the wait.
     Returns `{"finished": n, "failed": [task names]}`.
 
     :param plan: the run's plan.
-    :param started: `start_reviews`' result: counts and the backend's progress scope.
+    :param started: `start_reviews`' result: counts and the backend's progress scope; None when
+        that task did not succeed, and then the sensor fails at once.
+    :param missing_grace: seconds after the wait began before a task missing from the backend's
+        listing is looked up as possibly deleted (a listing may lag behind a start).
     :param aws_conn_id, region_name, verify, botocore_config: the AWS connection settings the
         review backend uses, as for the Amazon provider's operators.
     """
 
+    operator_extra_links = (ReviewsLink(),)
     template_fields: Sequence[str] = (
         "plan",
         "started",
@@ -50,8 +59,9 @@ class ReviewsSensor(BaseSensorOperator):
         self,
         *,
         plan: Mapping[str, Any],
-        started: Mapping[str, Any],
+        started: Mapping[str, Any] | None,
         deferrable: bool = True,
+        missing_grace: float = DEFAULT_MISSING_GRACE_SECONDS,
         aws_conn_id: str | None = "aws_default",
         region_name: str | None = None,
         verify: bool | str | None = None,
@@ -64,10 +74,12 @@ class ReviewsSensor(BaseSensorOperator):
         self.plan = plan
         self.started = started
         self.deferrable = deferrable
+        self.missing_grace = missing_grace
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
         self.verify = verify
         self.botocore_config = botocore_config
+        self._watch: ReviewWatch | None = None
         self._last_progress: ReviewProgress | None = None
 
     @cached_property
@@ -83,25 +95,42 @@ class ReviewsSensor(BaseSensorOperator):
         return self.started["started"] + self.started["reused"]
 
     def execute(self, context: Context) -> dict[str, Any]:
+        if self.started is None:
+            # The wait runs once the endpoint's teardown is over, whatever its state, so it runs
+            # also when the reviews were never started (detection or start_reviews failed).
+            raise AirflowFailException(
+                "There are no review tasks to wait for: start_reviews did not succeed (see its log)"
+            )
         if self.expected == 0:
             self.log.info("No review task was started: nothing to wait for.")
             return {"finished": 0, "failed": []}
+        ReviewsLink.persist(context, lambda: self.backend.console_url(self.started["scope"]))
         if not self.deferrable:
             try:
                 return super().execute(context)
             except AirflowSensorTimeout as timeout:
                 state = self._last_progress.describe() if self._last_progress else ""
                 raise AirflowSensorTimeout(f"{timeout} {state}") from timeout
-        progress = self._check()
-        if progress.done:
-            return self._finished(progress.finished, list(progress.failed))
+        missing_after = self._missing_after(datetime.now(UTC))
+        try:
+            progress = self._check(missing_after)
+        except Exception as error:
+            # An outage already under way when the wait begins is ridden out by the trigger.
+            if not self.backend.is_transient(error):
+                raise
+            self.log.warning("Checking the reviews failed for a passing reason (%s); deferring.", error)
+        else:
+            if progress.done:
+                return self._finished(progress.finished, list(progress.failed))
         self.defer(
             trigger=ReviewsTrigger(
                 review=self.review,
                 connections=connections_of(self).to_json(),
+                plan=dict(self.plan),
                 scope=self.started["scope"],
                 expected=self.expected,
                 deadline=(datetime.now(UTC) + timedelta(seconds=self.timeout)).isoformat(),
+                missing_after=missing_after.isoformat(),
                 poll_interval=self.poke_interval,
             ),
             method_name="execute_complete",
@@ -109,7 +138,9 @@ class ReviewsSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        progress = self._check()
+        # Rescheduled, each poke is a new task process: the wait began at the first one.
+        began = context["ti"].get_first_reschedule_date(context) if self.reschedule else None
+        progress = self._check(self._missing_after(began or datetime.now(UTC)))
         if not progress.done:
             return False
         return PokeReturnValue(
@@ -124,8 +155,20 @@ class ReviewsSensor(BaseSensorOperator):
             raise AirflowSensorTimeout(event["message"])
         raise AirflowException(f"Waiting for the reviews failed: {event.get('message', event)}")
 
-    def _check(self) -> ReviewProgress:
-        self._last_progress = self.backend.progress(self.started["scope"], self.expected)
+    def _missing_after(self, began: datetime) -> datetime:
+        return began + timedelta(seconds=self.missing_grace)
+
+    def _check(self, missing_after: datetime) -> ReviewProgress:
+        if self._watch is None:
+            connections = connections_of(self)
+            self._watch = ReviewWatch(
+                self.backend,
+                self.started["scope"],
+                self.expected,
+                tickets=lambda: run_tickets(self.plan, connections),
+                missing_after=missing_after,
+            )
+        self._last_progress = self._watch.check()
         self.log.info("%s", self._last_progress.describe())
         return self._last_progress
 

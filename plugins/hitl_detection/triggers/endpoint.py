@@ -1,19 +1,17 @@
 """Wait in the triggerer until a SageMaker endpoint is InService, holding no worker slot.
 
-A real endpoint takes 5-10 minutes to come up. The provider's deferrable mode needs aiobotocore,
-which pins an older botocore, so this trigger runs the ordinary (blocking) DescribeEndpoint in a
-thread instead.
+A real endpoint takes 5-10 minutes to come up.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import TriggerEvent
+
+from hitl_detection.triggers.sagemaker_wait import SageMakerWaitTrigger
 
 ENDPOINT_READY_STATES = frozenset({"InService"})
 ENDPOINT_IN_PROGRESS_STATES = frozenset({"Creating", "Updating", "SystemUpdating"})
@@ -30,54 +28,21 @@ def endpoint_state(description: dict[str, Any]) -> tuple[str, str | None]:
     return "failed", f"endpoint {description['EndpointName']} is {status}, expected InService: {reason}"
 
 
-class EndpointInServiceTrigger(BaseTrigger):
+class EndpointInServiceTrigger(SageMakerWaitTrigger):
     """Poll DescribeEndpoint every `poll_interval` seconds until InService, failed, or `deadline`.
 
     Events: `{"status": "success", "endpoint_name"}` or `{"status": "error", "message"}`.
     """
 
-    def __init__(
-        self,
-        *,
-        endpoint_name: str,
-        deadline: str,
-        poll_interval: float,
-        aws_conn_id: str | None = "aws_default",
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__()
+    def __init__(self, *, endpoint_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.endpoint_name = endpoint_name
-        self.deadline = deadline
-        self.poll_interval = poll_interval
-        self.aws_conn_id = aws_conn_id
-        self.region_name = region_name
-        self.verify = verify
-        self.botocore_config = botocore_config
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "endpoint_name": self.endpoint_name,
-                "deadline": self.deadline,
-                "poll_interval": self.poll_interval,
-                "aws_conn_id": self.aws_conn_id,
-                "region_name": self.region_name,
-                "verify": self.verify,
-                "botocore_config": self.botocore_config,
-            },
-        )
+    def waited_for(self) -> dict[str, Any]:
+        return {"endpoint_name": self.endpoint_name}
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = SageMakerHook(
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-        )
-        deadline = datetime.fromisoformat(self.deadline)
+        hook = self.sagemaker_hook()
         try:
             while True:
                 description = await asyncio.to_thread(hook.describe_endpoint, self.endpoint_name)
@@ -88,7 +53,7 @@ class EndpointInServiceTrigger(BaseTrigger):
                 if state == "failed":
                     yield TriggerEvent({"status": "error", "message": problem})
                     return
-                remaining = (deadline - datetime.now(UTC)).total_seconds()
+                remaining = self.seconds_left()
                 if remaining <= 0:
                     message = (
                         f"endpoint {self.endpoint_name} was still {description['EndpointStatus']} at "
