@@ -305,7 +305,7 @@ def advise_thresholds(
     if problems:
         raise ValueError("; ".join(problems))
     labels = tuple(
-        _label_advice(label, evidence, Fraction(target_precision), global_threshold, min_reviewed_boxes)
+        _label_advice(label, evidence, Fraction(str(target_precision)), global_threshold, min_reviewed_boxes)
         for label in evidence.labels
     )
     advice = Advice(
