@@ -202,11 +202,18 @@ def arm_endpoint_outcome(
     *,
     failure_reason: str | None = None,
     creating_seconds: float = 0,
+    deleting_seconds: float = 0,
     count: int = 1,
 ) -> None:
     """The next `count` endpoints created stay Creating for `creating_seconds`, then turn `status`
-    ("InService" or "Failed", with `failure_reason`)."""
-    outcome = {"status": status, "creating_seconds": creating_seconds, "count": count}
+    ("InService" or "Failed", with `failure_reason`); once deleted, each stays Deleting for
+    `deleting_seconds` before it is gone."""
+    outcome = {
+        "status": status,
+        "creating_seconds": creating_seconds,
+        "deleting_seconds": deleting_seconds,
+        "count": count,
+    }
     if failure_reason is not None:
         outcome["failure_reason"] = failure_reason
     _post(f"{stack.emulator_url}/_emulator/endpoint-outcomes", outcome)

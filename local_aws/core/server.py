@@ -1,7 +1,7 @@
 """The emulator's HTTP front: routes each request to its operation and answers in that API's protocol.
 
 - `POST /` with `X-Amz-Target: SageMaker.<Op>`: the SageMaker operations the emulator answers itself,
-  every other target proxied to moto;
+  every other target proxied to moto, and so is a request an operation leaves to moto (`LeftToMoto`);
 - any other request: the `Route` whose rule matches it; each service declares its own routes.
 """
 
@@ -35,6 +35,10 @@ Handler = Callable[[Request, dict[str, Any]], Any]
 
 Operation = Callable[[dict[str, Any]], Any]
 """A SageMaker JSON 1.1 operation: its parameters -> its answer."""
+
+
+class LeftToMoto(Exception):
+    """An emulated operation's request about what moto keeps (ListTags of a model): moto answers it."""
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,12 @@ class EmulatorApp:
         handler = self._sagemaker_operations.get(operation)
 
         def call() -> Any:
-            if handler is None:
-                return forward(self._moto_url, request)
-            return handler(protocols.json_object(request))
+            if handler is not None:
+                try:
+                    return handler(protocols.json_object(request))
+                except LeftToMoto:
+                    pass
+            return forward(self._moto_url, request)
 
         return self._answer(request, operation, protocols.JSON11, call)
 

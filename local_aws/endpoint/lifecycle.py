@@ -1,8 +1,12 @@
-"""CreateEndpoint through moto, and how a new endpoint comes up, as a test arms it.
+"""CreateEndpoint and DeleteEndpoint through moto, and how an endpoint comes up and goes, as a test
+arms it.
 
-moto makes every endpoint InService at once. A real one is Creating for minutes and may end
-Failed (no capacity for the instance type, a model that does not start): a test arms what the
-next endpoints created do, `{"status": "Failed", "failure_reason": "...", "creating_seconds": 1}`.
+moto makes every endpoint InService at once, deletes it at once, and lets a CreateEndpoint replace
+an endpoint of the same name. A real one is Creating for minutes and may end Failed (no capacity
+for the instance type, a model that does not start), is Deleting for a while after DeleteEndpoint
+(from any state, Failed included), and its name cannot be created again until it is gone: a test
+arms what the next endpoints created do, `{"status": "Failed", "failure_reason": "...",
+"creating_seconds": 1, "deleting_seconds": 1}`.
 """
 
 import logging
@@ -28,6 +32,7 @@ class EndpointOutcome:
     status: str
     failure_reason: str | None
     creating_seconds: float
+    deleting_seconds: float
     remaining: int
 
 
@@ -39,57 +44,73 @@ class EndpointLifecycle:
         self._endpoint = endpoint
         self._lock = threading.Lock()
         self._outcomes: deque[EndpointOutcome] = deque()
+        self._deleting_seconds: dict[str, float] = {}  # by endpoint name, as armed when it was created
         self._timers: list[threading.Timer] = []
 
     @property
     def operations(self) -> dict[str, Operation]:
-        return {"CreateEndpoint": self.create_endpoint}
+        return {"CreateEndpoint": self.create_endpoint, "DeleteEndpoint": self.delete_endpoint}
 
     def arm(self, body: Any) -> EndpointOutcome:
         """What the next `count` endpoints created do: `{"status", "failure_reason"?,
-        "creating_seconds"?, "count"?}`."""
+        "creating_seconds"?, "deleting_seconds"?, "count"?}`."""
         if not isinstance(body, dict) or body.get("status") not in END_STATUSES:
             raise ApiError("ValidationException", f"status must be one of {', '.join(END_STATUSES)}")
-        seconds, count = body.get("creating_seconds", 0), body.get("count", 1)
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-            raise ApiError("ValidationException", f"creating_seconds must be a number >= 0, not {seconds!r}")
+        seconds = {name: body.get(name, 0) for name in ("creating_seconds", "deleting_seconds")}
+        for name, value in seconds.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ApiError("ValidationException", f"{name} must be a number >= 0, not {value!r}")
+        count = body.get("count", 1)
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ApiError("ValidationException", f"count must be an integer >= 1, not {count!r}")
         reason = body.get("failure_reason")
         if body["status"] == "Failed" and not reason:
             reason = "Injected: the endpoint failed to come up"
-        outcome = EndpointOutcome(body["status"], reason, seconds, count)
+        outcome = EndpointOutcome(
+            body["status"], reason, seconds["creating_seconds"], seconds["deleting_seconds"], count
+        )
         with self._lock:
             self._outcomes.append(outcome)
         return outcome
 
     def create_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            answer = self._moto.create_endpoint(**params)
-        except ClientError as error:  # moto's own answer, passed on as it gave it
-            details = error.response.get("Error", {})
-            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+        name = params.get("EndpointName")
+        existing = self._endpoint(name)
+        if existing is not None:  # moto would replace it
             raise ApiError(
-                details.get("Code", "ValidationException"), details.get("Message", ""), status
-            ) from None
+                "ValidationException", f'Cannot create already existing endpoint "{existing.arn}".'
+            )
+        answer = self._moto_call("create_endpoint", params)
         outcome = self._next()
         if outcome is not None:
-            name = params["EndpointName"]
             endpoint = self._endpoint(name)
+            if outcome.deleting_seconds:
+                with self._lock:
+                    self._deleting_seconds[name] = outcome.deleting_seconds
             if outcome.creating_seconds:
                 endpoint.endpoint_status = "Creating"
-                timer = threading.Timer(outcome.creating_seconds, self._finish, (endpoint, outcome))
-                timer.daemon = True
-                with self._lock:
-                    self._timers.append(timer)
-                timer.start()
+                self._later(outcome.creating_seconds, self._finish, endpoint, outcome)
             else:
                 self._finish(endpoint, outcome)
         return {"EndpointArn": answer["EndpointArn"]}
 
+    def delete_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Deleting for the endpoint's armed `deleting_seconds`, then gone; at once when none were."""
+        name = params.get("EndpointName")
+        endpoint = self._endpoint(name)
+        with self._lock:
+            seconds = self._deleting_seconds.pop(name, 0)
+        if endpoint is None or not seconds:
+            self._moto_call("delete_endpoint", params)
+        else:
+            endpoint.endpoint_status = "Deleting"
+            self._later(seconds, self._gone, endpoint)
+        return {}
+
     def reset(self) -> None:
         with self._lock:
             self._outcomes.clear()
+            self._deleting_seconds.clear()
             for timer in self._timers:
                 timer.cancel()
             self._timers.clear()
@@ -103,6 +124,30 @@ class EndpointLifecycle:
             if outcome.remaining == 0:
                 self._outcomes.popleft()
             return outcome
+
+    def _moto_call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """moto's answer, or its refusal passed on as it gave it."""
+        try:
+            return getattr(self._moto, operation)(**params)
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+            raise ApiError(
+                details.get("Code", "ValidationException"), details.get("Message", ""), status
+            ) from None
+
+    def _later(self, seconds: float, action: Callable[..., None], *args: Any) -> None:
+        timer = threading.Timer(seconds, action, args)
+        timer.daemon = True
+        with self._lock:
+            self._timers.append(timer)
+        timer.start()
+
+    def _gone(self, endpoint: Any) -> None:
+        # Unless a second DeleteEndpoint was quicker (and the name may be taken again since).
+        if self._endpoint(endpoint.endpoint_name) is endpoint:
+            self._moto.delete_endpoint(EndpointName=endpoint.endpoint_name)
+            log.info("Endpoint %s: deleted", endpoint.endpoint_name)
 
     @staticmethod
     def _finish(endpoint: Any, outcome: EndpointOutcome) -> None:

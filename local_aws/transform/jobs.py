@@ -1,4 +1,5 @@
-"""The transform job calls of the SageMaker API: jobs kept here, run by transform/runner.py.
+"""The transform job calls of the SageMaker API, and ListTags of a job: jobs kept here, run by
+transform/runner.py.
 
 Statuses follow SageMaker: `InProgress` from creation, then `Completed`, or `Failed` (an object
 failed, see the runner, or the job as a whole: a fault armed on `RunTransformJob`), or `Stopping`
@@ -19,7 +20,7 @@ from local_aws.a2i.validation import OperationInput, invalid
 from local_aws.core.arns import sagemaker_arn
 from local_aws.core.errors import ApiError
 from local_aws.core.pagination import paginate
-from local_aws.core.server import Operation
+from local_aws.core.server import LeftToMoto, Operation
 from local_aws.core.timestamps import parse_epoch, to_epoch, utc_now
 from local_aws.transform.runner import DEFAULT_MAX_PAYLOAD_MB, JobRunner, JobWork
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 CREATE = OperationInput("sagemaker", "CreateTransformJob")
 LIST = OperationInput("sagemaker", "ListTransformJobs")
 NAME = OperationInput("sagemaker", "DescribeTransformJob")
+TAGS = OperationInput("sagemaker", "ListTags")
 # "The value of MaxPayloadInMB cannot be greater than 100 MB", nor MaxConcurrentTransforms times it.
 MAX_PAYLOAD_MB = 100
 ENDED = ("Completed", "Failed", "Stopped")
@@ -104,6 +106,7 @@ class TransformJobs:
             "DescribeTransformJob": self.describe,
             "StopTransformJob": self.stop,
             "ListTransformJobs": self.list_jobs,
+            "ListTags": self.list_tags,
         }
 
     def reset(self) -> None:
@@ -187,6 +190,21 @@ class TransformJobs:
             "TransformJobSummaries": [job.summary() for job in page],
             **({"NextToken": token} if token else {}),
         }
+
+    def list_tags(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The tags a job was created with, in one page: a job has at most 50 and a page takes at least
+        50, so no NextToken is ever issued. The tags of anything but a transform job are moto's."""
+        arn = params.get("ResourceArn")
+        if not (isinstance(arn, str) and arn.partition("/")[0].endswith(":transform-job")):
+            raise LeftToMoto
+        TAGS.string(arn, "ResourceArn")
+        TAGS.integer(params.get("MaxResults"), "MaxResults")
+        TAGS.string(params.get("NextToken"), "NextToken", required=False)
+        with self._lock:
+            job = next((job for job in self._jobs.values() if job.arn == arn), None)
+        if job is None:
+            raise ApiError("ValidationException", f"Could not find transform job {arn}")
+        return {"Tags": job.request.get("Tags", [])}
 
     def _job(self, params: dict[str, Any]) -> TransformJob:
         name = NAME.string(params.get("TransformJobName"), "TransformJobName")

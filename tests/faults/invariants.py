@@ -50,6 +50,11 @@ def task_states(run) -> dict[str, str | None]:
     return {ti.task_id: ti.state for ti in run.get_task_instances()}
 
 
+def tries(run, task_id: str) -> int:
+    """How many tries the task took in the run."""
+    return max(ti.try_number for ti in run.get_task_instances() if ti.task_id == task_id)
+
+
 def xcom_of(run, task_id: str) -> Any:
     (ti,) = [ti for ti in run.get_task_instances() if ti.task_id == task_id]
     return ti.xcom_pull(task_ids=task_id)

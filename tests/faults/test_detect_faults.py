@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fault_world import Reviewers, copy_samples, retrying
-from invariants import check_run, task_states, xcom_of
+from invariants import check_run, task_states, tries, xcom_of
 from pipeline_world import BUCKET
 
 from local_aws.stack import clear_faults, inject_fault
@@ -17,10 +17,6 @@ from local_aws.stack import clear_faults, inject_fault
 WHEN = datetime(2026, 11, 21, tzinfo=UTC)
 IMAGES = 150  # two shards of 100
 FAILING_FROM = 120  # the 121st InvokeEndpoint, in the second shard
-
-
-def tries(run, task_id: str) -> int:
-    return max(ti.try_number for ti in run.get_task_instances() if ti.task_id == task_id)
 
 
 def test_an_endpoint_outage_midway_is_retried_and_only_the_unwritten_shard_is_sent_again(

@@ -14,51 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
 from fault_world import Reviewers
 from invariants import check_run, task_states
 from pipeline_world import BUCKET
+from secret_leaks import SIGNATURE, assert_nowhere, stored_by_airflow, written_under
 
 SECRET_KEY = "Canary+Secret/Key-7f3a9c1e5b2d8046"
-SIGNATURE = re.compile(r"Signature=[^&\s\"'\\]")
-
-
-def stored_by_airflow(dag_ids: tuple[str, ...]) -> list[str]:
-    """XCom values, rendered template fields, audit log entries and asset events, as text."""
-    from airflow.models.asset import AssetEvent
-    from airflow.models.log import Log
-    from airflow.models.renderedtifields import RenderedTaskInstanceFields
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        texts = [
-            str(value)
-            for value in session.scalars(select(XComModel.value).where(XComModel.dag_id.in_(dag_ids)))
-        ]
-        texts += [
-            json.dumps(fields, default=str)
-            for fields in session.scalars(
-                select(RenderedTaskInstanceFields.rendered_fields).where(
-                    RenderedTaskInstanceFields.dag_id.in_(dag_ids)
-                )
-            )
-        ]
-        texts += [str(extra) for extra in session.scalars(select(Log.extra)) if extra]
-        texts += [json.dumps(extra, default=str) for extra in session.scalars(select(AssetEvent.extra))]
-    return texts
-
-
-def written_under(world, prefix: str) -> dict[str, str]:
-    s3 = world.client("s3")
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
-    return {
-        item["Key"]: s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read().decode(errors="replace")
-        for page in pages
-        for item in page.get("Contents", ())
-    }
 
 
 def test_no_log_xcom_or_record_carries_the_secret_key_or_a_presigned_signature(
@@ -94,14 +56,9 @@ def test_no_log_xcom_or_record_carries_the_secret_key_or_a_presigned_signature(
     assert "Results published under" in logs
     airflow_texts = stored_by_airflow(("review_workflow_setup", "detect_and_review"))
     assert any(outcome.plan.layout.folder in text for text in airflow_texts)
-    files = written_under(world, "results/")
+    files = written_under(world.client("s3"), BUCKET, "results/")
     assert outcome.plan.layout.results_key in files
 
     places = {"the task logs": logs, **{f"s3://{BUCKET}/{key}": text for key, text in files.items()}}
     places |= {f"Airflow's database ({text[:60]}...)": text for text in airflow_texts}
-    for place, text in places.items():
-        assert SECRET_KEY not in text, f"the connection's secret key is in {place}"
-        signature = SIGNATURE.search(text)
-        if signature is not None:
-            around = text[max(signature.start() - 120, 0) : signature.end() + 20]
-            raise AssertionError(f"a presigned URL's signature is in {place}: ...{around}")
+    assert_nowhere(SECRET_KEY, places)

@@ -375,6 +375,20 @@ def test_a_ticket_whose_task_id_now_names_another_task_is_not_collected(hook, ba
     assert f"is not review task {first.name}: it is '{second.name}'" in outcome.error
 
 
-def test_a_task_still_waiting_is_an_outcome_with_an_error(backend):
+def test_a_task_still_waiting_is_an_open_outcome_with_an_error(backend):
     ticket = backend.start(request_for("a.jpg"))
-    assert backend.collect(ticket).error.endswith("has 0 of 1 annotations; expected it to be finished")
+    outcome = backend.collect(ticket)
+    assert outcome.error.endswith("has 0 of 1 annotations; expected it to be finished")
+    assert outcome.still_open
+
+
+def test_a_task_open_at_the_waits_deadline_is_left_open_and_said_so(hook, backend, project):
+    ticket = backend.start(request_for("a.jpg"))
+
+    said = backend.end_open(ticket)
+
+    assert said == (
+        f"review task {ticket.name} stays open in Label Studio project {project['id']}; "
+        "an answer given to it now is not in this run's results"
+    )
+    assert hook.get_task(int(ticket.handle)) is not None  # Label Studio bills nothing: it is kept

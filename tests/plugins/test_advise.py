@@ -7,11 +7,11 @@ import json
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from support import BUCKET, PROJECT_ROOT, RUN_ID, run_params, task_context
+from support import BUCKET, DAG_ID, INSTALLATION_ID, PROJECT_ROOT, RUN_ID, run_params, task_context
 
 from hitl_detection.domain.boxes import Box
 from hitl_detection.domain.gating import gate_detections
-from hitl_detection.domain.naming import run_folder
+from hitl_detection.domain.naming import run_folder, run_key
 from hitl_detection.domain.records import accepted_record, reviewed_record
 from hitl_detection.domain.run_config import RunConfig
 from hitl_detection.operators.advise import AdviseThresholdsOperator
@@ -90,7 +90,7 @@ def test_a_run_advises_from_every_results_file_under_a_prefix_and_writes_advice_
     )
 
     assert run.state == "success"
-    folder = f"advice/{run_folder(run.run_id)}/"
+    folder = f"advice/{run_folder(run_key(INSTALLATION_ID, 'advise_thresholds', run.run_id))}/"
     returned = run.get_task_instance("advise_thresholds").xcom_pull(task_ids="advise_thresholds")
     assert returned == f"s3://{BUCKET}/{folder}"
     # 16 reviewed cars at 0.95 and 8 at 0.7 were kept, 8 at 0.5 deleted: 0.7 is the lowest
@@ -123,9 +123,10 @@ def test_a_results_file_named_is_read_and_the_advice_is_written_again_in_place(a
     first = advise(f"s3://{BUCKET}/results/run-a/results.jsonl")
     again = advise(f"s3://{BUCKET}/results/run-a/results.jsonl")
 
-    assert first == again == f"s3://{BUCKET}/advice/{run_folder(RUN_ID)}/"
+    folder = run_folder(run_key(INSTALLATION_ID, DAG_ID, RUN_ID))  # the task's run, as task_context has it
+    assert first == again == f"s3://{BUCKET}/advice/{folder}/"
     # 12 reviewed cars (fewer than 30) and 1 person: no label has an advice of its own.
-    assert json.loads(read(s3, f"advice/{run_folder(RUN_ID)}/advice.json")) == {
+    assert json.loads(read(s3, f"advice/{folder}/advice.json")) == {
         "threshold": 0.9,
         "class_thresholds": {},
     }

@@ -151,6 +151,34 @@ def test_a_loop_not_finished_yet_is_a_failed_review_of_that_image(aws, flow_defi
     assert collect(plan) == {"review_failed": 1}
     [record] = records_by_image(plan).values()
     assert record["error"] == f"human loop {loop_of('a.jpg')} is still InProgress; expected it to be finished"
+    loop = aws.client("sagemaker-a2i-runtime").describe_human_loop(HumanLoopName=loop_of("a.jpg"))
+    assert loop["HumanLoopStatus"] == "InProgress"  # left alone: only a wait's deadline ends it
+
+
+def test_after_the_waits_deadline_an_open_loop_is_stopped_and_an_answered_one_collected(
+    aws, flow_definition, bucket, reviewer
+):
+    plan = make_plan()
+    write_shards(plan, "detections", [[image_row("open.jpg", TO_REVIEW), image_row("late.jpg", TO_REVIEW)]])
+    StartReviewsOperator(task_id="start_reviews", plan=plan.to_xcom()).execute(task_context())
+    reviewer.answer(loop_of("late.jpg"), [CAR_DRAWN])  # after the deadline, before the collect
+    deadline = {"at": "2026-12-04T10:00:00+00:00", "state": "1 of 2 review tasks finished"}
+    waited = {"finished": None, "failed": [], "deadline_reached": deadline}
+
+    counts = CollectReviewsOperator(task_id="collect_reviews", plan=plan.to_xcom(), waited=waited).execute(
+        task_context()
+    )
+
+    assert counts == {"review_failed": 1, "reviewed": 1}
+    records = records_by_image(plan)
+    assert records["open.jpg"]["error"] == (
+        "the wait for the reviews reached its deadline (2026-12-04T10:00:00+00:00) first: human loop "
+        f"{loop_of('open.jpg')} was stopped, so that no one answers it (A2I bills each reviewed object) "
+        "after the run published"
+    )
+    a2i = aws.client("sagemaker-a2i-runtime")
+    assert a2i.describe_human_loop(HumanLoopName=loop_of("open.jpg"))["HumanLoopStatus"] == "Stopped"
+    assert records["late.jpg"]["status"] == "reviewed"
 
 
 def test_an_answer_that_cannot_be_read_for_another_reason_fails_the_task_for_a_retry(

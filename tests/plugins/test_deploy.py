@@ -1,12 +1,13 @@
 """The deploy operators' execute against the stand-in: model, endpoint config and endpoint made from
-the plan, each once however often the task runs; nothing for a run that reuses an endpoint; the
-wait for InService deferred to EndpointInServiceTrigger."""
+the plan, each once however often the task runs (but an endpoint an earlier try left Failed, made
+again); nothing for a run that reuses an endpoint; the wait for InService deferred to
+EndpointInServiceTrigger."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import UTC
+from datetime import UTC, timedelta
 
 import pytest
 from airflow.sdk.exceptions import AirflowException, TaskDeferred
@@ -20,6 +21,7 @@ from hitl_detection.operators.deploy import (
     DeployModelOperator,
 )
 from hitl_detection.triggers.endpoint import EndpointInServiceTrigger
+from local_aws.stack import arm_endpoint_outcome
 from local_aws.workflow import create_endpoint
 
 pytestmark = pytest.mark.stack
@@ -147,6 +149,52 @@ def test_an_endpoint_that_failed_raises_with_its_reason(aws, on_botocore_event):
         "The model package is not subscribed",
     ):
         deploy(plan)
+
+
+def test_an_endpoint_an_earlier_try_left_failed_is_deleted_and_created_again(aws, count_calls, capsys):
+    plan = make_plan()
+    name = plan.deployment.endpoint_name
+    arm_endpoint_outcome(aws, "Failed", failure_reason="no ml.m4.xlarge capacity", deleting_seconds=0.3)
+    model, config, endpoint = deploy_steps(plan)
+    model.execute(task_context())
+    config.execute(task_context())
+    with pytest.raises(AirflowException, match=f"endpoint {name} is Failed, expected InService"):
+        endpoint.execute(task_context())
+    calls = count_calls("sagemaker")
+    retry = deploy_steps(plan)[2]  # a retry is a new process
+
+    again = retry.execute(task_context())
+
+    assert {operation: calls[operation] for operation in calls if not operation.startswith("Describe")} == {
+        "DeleteEndpoint": 1,
+        "CreateEndpoint": 1,  # the endpoint only: its config and model are reused
+    }
+    log = capsys.readouterr().out
+    assert f"Endpoint {name} is Deleting." in log  # created again only once it was gone
+    assert (
+        f"Endpoint {name} was Failed from an earlier try (no ml.m4.xlarge capacity): "
+        "deleted, creating it again." in log
+    )
+    described = aws.client("sagemaker").describe_endpoint(EndpointName=name)
+    assert described["EndpointStatus"] == "InService"
+    assert again == {"endpoint": name, "billed_from": described["CreationTime"].astimezone(UTC).isoformat()}
+
+
+def test_a_failed_endpoint_whose_deletion_outlasts_its_deadline_fails_the_try(aws, monkeypatch):
+    plan = make_plan()
+    name = plan.deployment.endpoint_name
+    arm_endpoint_outcome(aws, "Failed", deleting_seconds=30)
+    model, config, endpoint = deploy_steps(plan)
+    model.execute(task_context())
+    config.execute(task_context())
+    with pytest.raises(AirflowException, match="is Failed"):
+        endpoint.execute(task_context())
+    monkeypatch.setattr("hitl_detection.operators.deploy.ENDPOINT_DELETE_DEADLINE", timedelta(seconds=0.3))
+
+    with pytest.raises(
+        AirflowException, match=f"endpoint {name} was still Deleting 0.3s after DeleteEndpoint"
+    ):
+        deploy_steps(plan)[2].execute(task_context())
 
 
 def first_event(trigger: EndpointInServiceTrigger) -> dict:

@@ -9,14 +9,24 @@ import time
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from support import BUCKET, IMAGE_SIZE, TO_REVIEW, make_plan, stage_files, task_context, write_shards
+from support import (
+    BUCKET,
+    DAG_ID,
+    IMAGE_SIZE,
+    INSTALLATION_ID,
+    TO_REVIEW,
+    make_plan,
+    stage_files,
+    task_context,
+    write_shards,
+)
 from support import image_row as row
 
 from hitl_detection.assets import COCO_ASSET, TRAINING_SET_ASSETS
 from hitl_detection.dag_builder.defaults import DEFAULT_PRICES_FILE
 from hitl_detection.domain.boxes import Box
 from hitl_detection.domain.gating import GatePolicy, gate_detections
-from hitl_detection.domain.naming import run_folder
+from hitl_detection.domain.naming import run_folder, run_key
 from hitl_detection.domain.records import accepted_record, error_record, review_failed_record, reviewed_record
 from hitl_detection.operators.export_training_set import ExportTrainingSetOperator
 from hitl_detection.operators.publish import PublishResultsOperator
@@ -93,7 +103,7 @@ def test_the_newest_usable_answer_per_image_wins_across_runs(aws, two_runs):
 
     folder = export(context, results_s3_uris=[f"s3://{BUCKET}/results/"])
 
-    prefix = f"training/{run_folder(EXPORT_RUN_ID)}/"
+    prefix = f"training/{run_folder(run_key(INSTALLATION_ID, DAG_ID, EXPORT_RUN_ID))}/"
     assert folder == f"s3://{BUCKET}/{prefix}"
     s3 = aws.client("s3")
     manifest = read_lines(s3, f"{prefix}manifest.jsonl")
@@ -129,7 +139,7 @@ def test_the_newest_usable_answer_per_image_wins_across_runs(aws, two_runs):
 def test_runs_named_by_their_results_file_or_folder_give_the_same_set(aws, two_runs):
     older, newer = two_runs
     s3 = aws.client("s3")
-    prefix = f"training/{run_folder(EXPORT_RUN_ID)}/"
+    prefix = f"training/{run_folder(run_key(INSTALLATION_ID, DAG_ID, EXPORT_RUN_ID))}/"
 
     export(results_s3_uris=[older.layout.uri, f"s3://{BUCKET}/{newer.layout.results_key}"])
 

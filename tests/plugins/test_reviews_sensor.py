@@ -10,7 +10,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
+from airflow.sdk.exceptions import AirflowException
 from support import (
     ACCEPTED,
     CAR_DRAWN,
@@ -162,15 +162,19 @@ def reschedules_of(task_instance) -> int:
         return session.scalar(query)
 
 
-def test_deferred_it_times_out_naming_the_loops_still_pending(wait_dag, after_first_sweep, reviewer, capfd):
+def test_deferred_at_its_deadline_it_succeeds_naming_the_loops_still_pending(
+    wait_dag, after_first_sweep, reviewer, capfd
+):
     after_first_sweep(lambda: reviewer.answer(NAMES["a.jpg"], [CAR_DRAWN]))
 
     dag_run = wait_dag(poke_interval=0.2, timeout=1).test()
 
-    assert dag_run.state == "failed"
-    assert dag_run.get_task_instance("wait_for_reviews").state == "failed"
+    assert dag_run.state == "success"  # collect_reviews publishes what was answered by then
+    waited = dag_run.get_task_instance("wait_for_reviews")
+    assert waited.state == "success"
+    assert waited.xcom_pull(task_ids="wait_for_reviews")["deadline_reached"]["at"]
     log = capfd.readouterr().out
-    assert "AirflowSensorTimeout" in log
+    assert "The wait reached its deadline" in log
     assert "1 of 3 review tasks finished (0 failed); 2 pending: " in log
     assert NAMES["b.jpg"] in log
     assert NAMES["c.jpg"] in log
@@ -180,7 +184,7 @@ def started(plan) -> dict:
     return StartReviewsOperator(task_id="start_reviews", plan=plan.to_xcom()).execute(task_context())
 
 
-def test_poking_it_times_out_naming_the_loops_still_pending(plan):
+def test_poking_at_its_deadline_it_succeeds_naming_the_loops_still_pending(plan):
     sensor = ReviewsSensor(
         task_id="wait_for_reviews",
         plan=plan.to_xcom(),
@@ -191,10 +195,13 @@ def test_poking_it_times_out_naming_the_loops_still_pending(plan):
         timeout=0.3,
     )
 
-    with pytest.raises(AirflowSensorTimeout, match="0 of 3 review tasks finished") as raised:
-        sensor.execute(task_context())
+    result = sensor.execute(task_context())
 
-    assert all(name in str(raised.value) for name in NAMES.values())
+    assert result["finished"] is None
+    assert result["failed"] == []
+    state = result["deadline_reached"]["state"]
+    assert "0 of 3 review tasks finished" in state
+    assert all(name in state for name in NAMES.values())
 
 
 def test_with_nothing_started_it_returns_at_once_without_a_call(aws, a2i_calls):
@@ -220,17 +227,19 @@ def test_not_deferrable_means_reschedule_mode():
     assert ReviewsSensor(task_id="s", plan=plan, started={}).deferrable
 
 
-def test_execute_complete_returns_success_and_raises_the_rest():
+def test_execute_complete_returns_success_and_the_deadline_and_raises_errors():
     waiting = ReviewsSensor(task_id="wait_for_reviews", plan=make_plan().to_xcom(), started={})
 
     assert waiting.execute_complete({}, {"status": "success", "finished": 2, "failed": ["x"]}) == {
         "finished": 2,
         "failed": ["x"],
     }
-    with pytest.raises(AirflowSensorTimeout, match="2 pending: x, y"):
-        waiting.execute_complete(
-            {}, {"status": "timeout", "message": "... 2 pending: x, y", "pending": ["x", "y"]}
-        )
+    timeout = {"status": "timeout", "message": "... 2 pending: x, y", "deadline": "2026-12-04T00:00:00+00:00"}
+    assert waiting.execute_complete({}, {**timeout, "failed": ["z"], "pending": ["x", "y"]}) == {
+        "finished": None,
+        "failed": ["z"],
+        "deadline_reached": {"at": "2026-12-04T00:00:00+00:00", "state": "... 2 pending: x, y"},
+    }
     with pytest.raises(AirflowException, match="Waiting for the reviews failed: AccessDeniedException: no"):
         waiting.execute_complete({}, {"status": "error", "message": "AccessDeniedException: no"})
     with pytest.raises(AirflowException, match="event is None"):
@@ -301,6 +310,8 @@ def test_the_trigger_times_out_when_the_fault_outlasts_its_deadline(aws, plan, l
     assert event == {
         "status": "timeout",
         "message": f"Reviews not finished by {deadline.isoformat()}: no check succeeded",
+        "deadline": deadline.isoformat(),
+        "failed": [],
         "pending": [],
     }
     assert len(list_statuses) > 1

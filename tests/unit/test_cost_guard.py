@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hitl_detection.domain.cost_guard import RESOURCE_KINDS, TaggedResource, Verdict, decide
+from hitl_detection.domain.cost_guard import RESOURCE_KINDS, TRANSFORM_JOB, TaggedResource, Verdict, decide
 from hitl_detection.domain.run_owner import DEADLINE_TAG, DeploymentIdentity, RunOwner, read_owner_tags
 
 ME = DeploymentIdentity("prod", "5f0c2a9e41d7b3c6")
@@ -22,6 +22,11 @@ def deployed(owner: RunOwner, deadline: datetime = LATER, name: str = "hitl-run"
         TaggedResource("endpoint config", f"{name}-config", tags),
         TaggedResource("endpoint", f"{name}-endpoint", tags),
     ]
+
+
+def transform_job(owner: RunOwner, deadline: datetime = LATER, name: str = "hitl-run") -> TaggedResource:
+    """A run's transform job still running, as the guard lists it."""
+    return TaggedResource(TRANSFORM_JOB, f"{name}-jpeg-1", tuple(owner.tags(deadline)))
 
 
 def never_asked(dag_id: str, run_id: str) -> bool:
@@ -59,7 +64,7 @@ def test_a_going_run_keeps_its_resources_until_its_deadline_then_loses_them():
     }
 
     late = decide(deployed(RUN), ME, LATER, never_asked)
-    assert [verdict.kind for verdict in late.remove] == list(RESOURCE_KINDS)
+    assert [verdict.kind for verdict in late.remove] == ["endpoint", "endpoint config", "model"]
     assert late.remove[0].reason == (
         f"its deadline {LATER.isoformat()} has passed (run {RUN.run_id} of DAG detect_and_review)"
     )
@@ -76,6 +81,27 @@ def test_a_runs_resources_go_together_at_the_latest_of_their_deadlines():
     assert len(decision.leave) == 3
 
 
+def test_a_transform_job_goes_first_with_the_model_it_runs_on_and_never_while_its_run_goes_in_time():
+    """The job, started after the model was deployed, has the later deadline: it keeps the model."""
+    model, *_ = deployed(RUN, deadline=NOW - timedelta(hours=1))
+    job = transform_job(RUN, deadline=LATER)
+
+    going = decide([model, job], ME, NOW, lambda dag_id, run_id: True)
+    over = decide([model, job], ME, NOW, lambda dag_id, run_id: False)
+    late = decide([model, job], ME, LATER, never_asked)
+
+    assert going.remove == ()
+    assert [(verdict.kind, verdict.name) for verdict in going.leave] == [
+        ("model", "hitl-run-model"),
+        (TRANSFORM_JOB, "hitl-run-jpeg-1"),
+    ]
+    assert over.remove == (
+        Verdict(TRANSFORM_JOB, "hitl-run-jpeg-1", f"run {RUN.run_id} of DAG detect_and_review is over"),
+        Verdict("model", "hitl-run-model", f"run {RUN.run_id} of DAG detect_and_review is over"),
+    )
+    assert [verdict.kind for verdict in late.remove] == [TRANSFORM_JOB, "model"]
+
+
 def test_untagged_unreadable_and_other_deployments_resources_are_left_and_said_why():
     other_installation = DeploymentIdentity("prod", "0b8e6d1f2c4a9e75").owner_of(RUN.dag_id, RUN.run_id)
     staging = DeploymentIdentity("staging", "0b8e6d1f2c4a9e75").owner_of(RUN.dag_id, RUN.run_id)
@@ -83,6 +109,8 @@ def test_untagged_unreadable_and_other_deployments_resources_are_left_and_said_w
     resources = [
         TaggedResource("endpoint", "hitl-team-detector", ({"Key": "team", "Value": "vision"},)),
         TaggedResource("endpoint", "hitl-broken-endpoint", broken),
+        TaggedResource(TRANSFORM_JOB, "hitl-batch-jpeg-1", ()),
+        transform_job(staging, deadline=NOW - timedelta(days=3), name="hitl-staging"),
         *deployed(other_installation, deadline=NOW - timedelta(days=3), name="hitl-twin"),
         *deployed(staging, deadline=NOW - timedelta(days=3), name="hitl-staging"),
     ]
@@ -92,6 +120,8 @@ def test_untagged_unreadable_and_other_deployments_resources_are_left_and_said_w
     assert decision.remove == ()
     reasons = {verdict.name: verdict.reason for verdict in decision.leave}
     assert reasons["hitl-team-detector"].startswith("it has no hitl-detection tags: no run of this project")
+    assert reasons["hitl-batch-jpeg-1"].startswith("it has no hitl-detection tags")
+    assert reasons["hitl-staging-jpeg-1"].startswith("deployment staging deployed it")
     assert reasons["hitl-broken-endpoint"] == (
         "its hitl-detection tags cannot be read: tags hitl-detection:deadline are missing"
     )
@@ -111,22 +141,34 @@ def test_untagged_unreadable_and_other_deployments_resources_are_left_and_said_w
             st.sampled_from(["manual__1", "manual__2", "scheduled__3"]),
             st.integers(-5, 5),
             st.booleans(),
+            st.booleans(),
         ),
         max_size=8,
     ),
 )
-def test_every_resource_is_either_removed_or_left_and_only_ours_are_ever_removed(runs):
+def test_every_resource_is_removed_or_left_and_ours_go_with_their_run_unless_it_goes_in_time(runs):
     resources, going = [], {}
-    for index, (identity, run_id, hours, is_going) in enumerate(runs):
+    for index, (identity, run_id, hours, is_going, transforms) in enumerate(runs):
         owner = identity.owner_of("detect_and_review", run_id)
         going.setdefault(run_id, is_going)
-        resources += deployed(owner, NOW + timedelta(hours=hours), name=f"hitl-{index}")
+        deadline, name = NOW + timedelta(hours=hours), f"hitl-{index}"
+        resources += deployed(owner, deadline, name)
+        if transforms:
+            resources.append(transform_job(owner, deadline, name))
 
     decision = decide(resources, ME, NOW, lambda dag_id, run_id: going[run_id])
 
     names = sorted(verdict.name for verdict in (*decision.remove, *decision.leave))
     assert names == sorted(resource.name for resource in resources)
-    ours = {resource.name for resource in resources if read_owner_tags(resource.tags).owner.identity == ME}
-    assert {verdict.name for verdict in decision.remove} <= ours
+    tags = {resource.name: read_owner_tags(resource.tags) for resource in resources}
+    ours = {name for name, tag in tags.items() if tag.owner.identity == ME}
+    # A run still going before the latest of its deadlines keeps all it has; any other loses it all.
+    safe = {
+        tags[name].owner.run_id
+        for name in ours
+        if going[tags[name].owner.run_id] and tags[name].deadline > NOW
+    }
+    removed = {verdict.name for verdict in decision.remove}
+    assert removed == {name for name in ours if tags[name].owner.run_id not in safe}
     kinds = [RESOURCE_KINDS.index(verdict.kind) for verdict in decision.remove]
     assert kinds == sorted(kinds)

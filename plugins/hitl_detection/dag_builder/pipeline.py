@@ -38,8 +38,9 @@ PUBLISHED_ASSETS = (RESULTS_ASSET, *TRAINING_SET_ASSETS)
 # The tasks whose results say when the run's inference instances billed (`billed_from`, `billed_until`).
 BILLING_TASK_IDS = ("deploy_endpoint", "delete_endpoint", "detect_objects")
 # Longer than an A2I task can stay open (review_workflow_setup's defaults: 10 days to be picked up,
-# then an hour to finish), so unanswered loops end as Expired data, not as a sensor timeout. The
-# sensor defers, so the wait holds no worker.
+# then an hour to finish), so unanswered loops end as Expired data. A shorter one is a deadline:
+# the answers given by then are published, the loops still open are stopped. The sensor defers, so
+# the wait holds no worker.
 REVIEW_TIMEOUT = setting_seconds("review_timeout_seconds", fallback=11 * 24 * 3600)
 REVIEW_POLL_INTERVAL = setting_seconds("review_poll_seconds", fallback=60)
 # A review task missing from the backend's listing this long after the wait began is looked up:
@@ -137,7 +138,9 @@ def build_detect_and_review_dag(
             missing_grace=REVIEW_MISSING_GRACE.total_seconds(),
             trigger_rule=TriggerRule.NONE_SKIPPED,
         )
-        collect = CollectReviewsOperator(task_id="collect_reviews", plan=plan.output)
+        collect = CollectReviewsOperator(
+            task_id="collect_reviews", plan=plan.output, waited=wait_for_reviews.output
+        )
         publish = PublishResultsOperator(
             task_id="publish_results",
             plan=plan.output,

@@ -1,5 +1,6 @@
 """What the cost guard removes: the models, endpoint configs and endpoints a run of this Airflow
-deployment deployed and left behind (its teardown was killed, or failed).
+deployment deployed and left behind (its teardown was killed, or failed), and the transform jobs it
+left running (stopped, as SageMaker never deletes a job).
 
 A run's resources go together, when the run is over (or gone from Airflow) or when the latest of
 their deadlines has passed, even mid-run: a run that needs its endpoint longer than the deadline
@@ -16,8 +17,10 @@ from datetime import datetime
 
 from hitl_detection.domain.run_owner import DeploymentIdentity, OwnerTagsError, RunOwner, read_owner_tags
 
-# The order to delete in: the endpoint is what bills, and its config and model are what it runs on.
-RESOURCE_KINDS = ("endpoint", "endpoint config", "model")
+TRANSFORM_JOB = "transform job"
+# The order to remove in: a transform job and the endpoint are what bill, and the endpoint config
+# and model are what they run on.
+RESOURCE_KINDS = (TRANSFORM_JOB, "endpoint", "endpoint config", "model")
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class Verdict:
 
 @dataclass(frozen=True)
 class GuardDecision:
-    remove: tuple[Verdict, ...]  # endpoints first, then endpoint configs, then models
+    remove: tuple[Verdict, ...]  # in the order of RESOURCE_KINDS
     leave: tuple[Verdict, ...]
 
 

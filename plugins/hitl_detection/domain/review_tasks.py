@@ -117,6 +117,7 @@ class ReviewOutcome:
     answers: tuple[ReviewerAnswer, ...]
     review: Mapping[str, Any]  # backend, task, reviewers, timings: goes into the result record
     error: str | None = None  # set when the task failed, was skipped, stopped or is unreadable
+    still_open: bool = False  # no answer yet, and a reviewer may still give one (with an error)
 
     @property
     def failed(self) -> bool:

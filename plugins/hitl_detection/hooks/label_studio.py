@@ -9,10 +9,12 @@ from __future__ import annotations
 import base64
 import json
 import random
+import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from airflow.sdk import BaseHook
@@ -31,6 +33,10 @@ UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # An access token is renewed once this share of its lifetime (5 minutes in Label Studio) has passed.
 ACCESS_TOKEN_RENEW_AFTER = 0.8
 ERROR_BODY_CHARS = 300
+# Storage fields that Label Studio needs but that must never be shown: an error may echo the request.
+SECRET_FIELDS = ("aws_secret_access_key", "aws_session_token")
+PRESIGNED_SIGNATURE = re.compile(r"(Signature=)[^&\s\"'\\]+")  # also X-Amz-Signature= (SigV4)
+REDACTED = "***"
 
 
 class LabelStudioApiError(AirflowException):
@@ -72,6 +78,7 @@ class LabelStudioHook(BaseHook):
         self.max_attempts = max_attempts
         self._access_token: str | None = None
         self._access_token_renew_at = 0.0
+        self._sent_secrets: set[str] = set()
 
     # Connection
 
@@ -153,6 +160,7 @@ class LabelStudioHook(BaseHook):
         `aws_access_key_id`, `aws_secret_access_key`, `s3_endpoint` (an S3-compatible server), `title`.
         Label Studio checks that it can reach the bucket before it answers.
         """
+        self._sent_secrets.update(fields[name] for name in SECRET_FIELDS if fields.get(name))
         return self._call("POST", "/api/storages/s3", json={**fields, "project": project_id})
 
     def list_import_storages(self, project_id: int) -> list[dict[str, Any]]:
@@ -282,7 +290,7 @@ class LabelStudioHook(BaseHook):
                 response = self.client.request(method, path, params=params, json=json, headers=headers)
             except httpx.TransportError as error:
                 if final or not (idempotent or isinstance(error, UNSENT_ERRORS)):
-                    detail = f"{type(error).__name__} from {self.base_url}: {error}"
+                    detail = self._redacted(f"{type(error).__name__} from {self.base_url}: {error}")
                     raise LabelStudioApiError(method, path, None, detail) from error
                 reason = type(error).__name__
                 delay = _backoff(attempt)
@@ -324,12 +332,25 @@ class LabelStudioHook(BaseHook):
         self._access_token_renew_at = time.monotonic() + ACCESS_TOKEN_RENEW_AFTER * max(lifetime, 0)
 
     def _api_error(self, method: str, path: str, response: httpx.Response) -> LabelStudioApiError:
-        body = " ".join(response.text.split())
+        body = self._redacted(" ".join(response.text.split()))  # before it is cut: no half secret is left
         detail = body[:ERROR_BODY_CHARS] + ("..." if len(body) > ERROR_BODY_CHARS else "")
         if response.status_code == httpx.codes.UNAUTHORIZED:
             kind = "personal access token" if self._refresh_token else "legacy token"
             detail += f" (the {kind} in connection {self.label_studio_conn_id!r} was refused)"
         return LabelStudioApiError(method, path, response.status_code, detail or "(empty body)")
+
+    def _redacted(self, text: str) -> str:
+        """`text` without the secrets this hook sends: its tokens and the storages' keys."""
+        secrets = {self._settings[1], self._access_token, *self._sent_secrets}
+        return _redact(text, (secret for secret in secrets if secret))
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret (as sent, or URL-encoded) and every presigned URL's signature
+    replaced by ***: an error answer may echo the request, or the link it could not follow."""
+    for secret in sorted(secrets, key=len, reverse=True):  # a secret inside a longer one goes last
+        text = text.replace(secret, REDACTED).replace(quote(secret, safe=""), REDACTED)
+    return PRESIGNED_SIGNATURE.sub(rf"\g<1>{REDACTED}", text)
 
 
 def _data_filters(values: Mapping[str, str]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -24,9 +24,8 @@ from hitl_detection.domain.threshold_advice import (
     format_advice,
     run_labels,
 )
-
-RESULTS_FILE = "results.jsonl"
-SUMMARY_FILE = "summary.json"
+from hitl_detection.hooks.published_runs import PublishedRuns
+from hitl_detection.operators.deployment_identity import run_owner
 
 
 class AdviseThresholdsOperator(AwsBaseOperator[S3Hook]):
@@ -67,16 +66,19 @@ class AdviseThresholdsOperator(AwsBaseOperator[S3Hook]):
         try:
             out_bucket, out_prefix = parse_s3_uri(self.output_s3_uri, require_prefix_slash=True)
             evidence = ReviewEvidence(self.match_iou)
-            for bucket, key in self._results_files():
-                labels = self._labels(bucket, key)
+            published = PublishedRuns(self.hook)
+            uris = [self.results_s3_uris] if isinstance(self.results_s3_uris, str) else self.results_s3_uris
+            for results in published.find(uris):
+                where = join_s3_uri(results.bucket, results.summary_key)
+                labels = run_labels(published.summary(results), where)
                 records = 0
-                for number, line in enumerate(self._lines(bucket, key), 1):
+                for number, line in enumerate(published.lines(results), 1):
                     try:
                         evidence.add(json.loads(line), labels)
                     except ValueError as error:
-                        raise ValueError(f"{join_s3_uri(bucket, key)}, line {number}: {error}") from error
+                        raise ValueError(f"{results.uri}, line {number}: {error}") from error
                     records += 1
-                self.log.info("Read %s: %d records (labels %s)", join_s3_uri(bucket, key), records, labels)
+                self.log.info("Read %s: %d records (labels %s)", results.uri, records, labels)
             advice = advise_thresholds(
                 evidence,
                 target_precision=self.target_precision,
@@ -88,50 +90,10 @@ class AdviseThresholdsOperator(AwsBaseOperator[S3Hook]):
         # matplotlib loads here, not when the DAG file is parsed.
         from hitl_detection.reports.threshold_report import advice_files
 
-        folder = f"{out_prefix}{run_folder(context['run_id'])}/"
+        folder = f"{out_prefix}{run_folder(run_owner(context).run_key)}/"
         for name, content in advice_files(advice).items():
             self.hook.load_bytes(content, key=f"{folder}{name}", bucket_name=out_bucket, replace=True)
         self.log.info("Threshold advice:\n%s", format_advice(advice))
         uri = join_s3_uri(out_bucket, folder)
         self.log.info("Advice written under %s (advice.json, advice.md, plots/)", uri)
         return uri
-
-    def _results_files(self) -> list[tuple[str, str]]:
-        """(bucket, key) of each results file: a URI naming one, or every one under a prefix."""
-        uris = [self.results_s3_uris] if isinstance(self.results_s3_uris, str) else self.results_s3_uris
-        found: list[tuple[str, str]] = []
-        for uri in uris:
-            bucket, key = parse_s3_uri(uri)
-            if key.endswith(RESULTS_FILE):
-                found.append((bucket, key))
-                continue
-            if key and not key.endswith("/"):
-                raise ValueError(f"{uri!r} names neither a {RESULTS_FILE} nor a prefix ending with '/'")
-            pages = self.hook.conn.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
-            keys = sorted(
-                item["Key"]
-                for page in pages
-                for item in page.get("Contents", ())
-                if item["Key"].rsplit("/", 1)[-1] == RESULTS_FILE
-            )
-            if not keys:
-                raise ValueError(
-                    f"no {RESULTS_FILE} under {uri}: expected the output folder of detect_and_review runs"
-                )
-            found += [(bucket, found_key) for found_key in keys]
-        return found
-
-    def _labels(self, bucket: str, results_key: str) -> tuple[str, ...]:
-        """The run's labels, from the summary.json beside its results."""
-        summary_key = f"{results_key[: -len(RESULTS_FILE)]}{SUMMARY_FILE}"
-        where = join_s3_uri(bucket, summary_key)
-        try:
-            summary = self.hook.conn.get_object(Bucket=bucket, Key=summary_key)["Body"].read()
-        except self.hook.conn.exceptions.NoSuchKey as error:
-            raise ValueError(f"{where} is missing: the labels of the run beside it are unknown") from error
-        return run_labels(json.loads(summary), where)
-
-    def _lines(self, bucket: str, key: str) -> Iterator[bytes]:
-        """The non-blank lines of a results file, streamed."""
-        body = self.hook.conn.get_object(Bucket=bucket, Key=key)["Body"]
-        return (line for line in body.iter_lines() if line.strip())

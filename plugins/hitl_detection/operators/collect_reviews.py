@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from airflow.sdk import Context
@@ -24,7 +26,17 @@ class CollectReviewsOperator(RunOperator):
     Answers are checked against the run's labels and the stored image before they are merged
     (`answer_checks`: refused answers, dropped and clipped boxes go under the record's review).
     Answers are read several at once; records are written per shard.
+
+    :param waited: `wait_for_reviews`' result. When the wait reached its deadline, a task still
+        open is ended where the backend can (`ReviewBackend.end_open`) and its image is
+        `review_failed`, saying so; an answer given since the deadline is collected as any other.
     """
+
+    template_fields: Sequence[str] = (*RunOperator.template_fields, "waited")
+
+    def __init__(self, *, waited: Mapping[str, Any] | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.waited = waited
 
     def execute(self, context: Context) -> dict[str, int]:
         files = self.stage_files
@@ -52,6 +64,10 @@ class CollectReviewsOperator(RunOperator):
             review = {"backend": backend.name, "task": None, **inference}
             return review_failed_record(row.s3_uri, decision, review, "no review task was started", row.size)
         outcome = backend.collect(row.ticket)
+        deadline = (self.waited or {}).get("deadline_reached")
+        if outcome.still_open and deadline:
+            why = f"the wait for the reviews reached its deadline ({deadline['at']}) first"
+            outcome = replace(outcome, error=f"{why}: {backend.end_open(row.ticket)}")
         review = {**outcome.review, **inference}
         if outcome.failed:
             self.log.warning("Review of %s failed: %s", row.s3_uri, outcome.error)

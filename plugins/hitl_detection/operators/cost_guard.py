@@ -1,17 +1,20 @@
-"""The cost guard's task: remove what runs of this deployment deployed and left behind."""
+"""The cost guard's task: remove what runs of this deployment deployed and left behind, and stop
+the transform jobs they left running."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from botocore.exceptions import ClientError
 
-from hitl_detection.domain.cost_guard import decide
+from hitl_detection.domain.cost_guard import TRANSFORM_JOB, Verdict, decide
 from hitl_detection.domain.naming import DEPLOYMENT_NAME_PREFIX
 from hitl_detection.hooks.deployed_resources import resources_named
 from hitl_detection.operators.deployment_identity import deployment_identity
@@ -22,9 +25,10 @@ GOING_RUN_STATES = ("queued", "running")
 
 
 class RemoveLeftoverEndpointsOperator(AwsBaseOperator[SageMakerHook]):
-    """List the endpoints, endpoint configs and models named like a run's (`hitl-*`), read their
-    tags, delete those of this deployment whose run is over or whose deadline has passed (endpoint
-    first), and return what was removed and what was left, each with why (`domain.cost_guard`).
+    """List the running transform jobs, endpoints, endpoint configs and models named like a run's
+    (`hitl-*`), read their tags, stop the jobs and delete the rest of those of this deployment whose
+    run is over or whose deadline has passed (what bills first), and return what was removed and
+    what was left, each with why (`domain.cost_guard`).
 
     A run's state comes from Airflow through the Task SDK; a run Airflow no longer knows is over.
     Every removal is tried; the task fails afterwards when any failed, naming what still bills.
@@ -51,7 +55,7 @@ class RemoveLeftoverEndpointsOperator(AwsBaseOperator[SageMakerHook]):
         failures: list[str] = []
         for verdict in decision.remove:
             try:
-                outcome = delete_deployed(client, verdict.kind, verdict.name)
+                outcome = _remove(client, verdict)
             except AirflowException as error:
                 failures.append(str(error))
                 continue
@@ -71,3 +75,34 @@ class RemoveLeftoverEndpointsOperator(AwsBaseOperator[SageMakerHook]):
         if failures:
             raise AirflowException(" ".join(failures))
         return {"removed": removed, "left": [verdict.to_json() for verdict in decision.leave]}
+
+
+def _remove(client: Any, verdict: Verdict) -> str:
+    """A transform job is stopped (SageMaker deletes none), the rest deleted; the outcome."""
+    if verdict.kind == TRANSFORM_JOB:
+        return stop_transform_job(client, verdict.name)
+    return delete_deployed(client, verdict.kind, verdict.name)
+
+
+def stop_transform_job(client: Any, name: str) -> str:
+    """Stop a transform job a run started, with a boto3 SageMaker client: "stopped", or "already
+    ended" when it ended, or began stopping, since it was listed. Any other failure raises, naming
+    the job and how to stop it by hand."""
+    try:
+        client.stop_transform_job(TransformJobName=name)
+    except ClientError as error:
+        if _status(client, name) not in (None, "InProgress"):
+            return "already ended"
+        raise AirflowException(
+            f"Stopping SageMaker transform job {name} failed: {error}. It bills while it runs. "
+            f"Stop it with: aws sagemaker stop-transform-job --transform-job-name {name}"
+        ) from error
+    return "stopped"
+
+
+def _status(client: Any, name: str) -> str | None:
+    """The job's status; None when it cannot be read."""
+    try:
+        return client.describe_transform_job(TransformJobName=name)["TransformJobStatus"]
+    except ClientError:
+        return None

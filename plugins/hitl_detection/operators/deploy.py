@@ -6,11 +6,13 @@ task in the scope of a skipped setup, detection included.
 
 Names are deterministic per run, so a model, endpoint config or endpoint with the run's name was
 created by an earlier try of this run: a retry reuses it, where the provider's operator would
-fail with "Cannot create already existing" (or, for an endpoint, send an UpdateEndpoint).
+fail with "Cannot create already existing" (or, for an endpoint, send an UpdateEndpoint). An
+endpoint that went Failed never recovers: a retry deletes it and creates it again.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,10 +32,13 @@ from hitl_detection.domain.inference import BATCH_TRANSFORM
 from hitl_detection.domain.run_plan import Deployment, RunPlan
 from hitl_detection.hooks.aws_errors import is_not_found
 from hitl_detection.operators.links import SageMakerConsoleLink, sagemaker_resource_url
+from hitl_detection.operators.teardown import delete_deployed
 from hitl_detection.triggers.endpoint import EndpointInServiceTrigger, endpoint_state
 
 # Longer than SageMaker takes to bring an endpoint up (5-10 minutes), short of a stuck one.
 ENDPOINT_DEADLINE = timedelta(minutes=45)
+# Longer than SageMaker takes to delete an endpoint (a minute or two), short of a stuck deletion.
+ENDPOINT_DELETE_DEADLINE = timedelta(minutes=15)
 
 
 class _DeployStep(BaseOperator):
@@ -68,10 +73,11 @@ class _DeployStep(BaseOperator):
         self.config = type(self).request(deployment, plan.resource_tags(datetime.now(UTC)))
         name = self._name()
         SageMakerConsoleLink.persist(context, lambda: sagemaker_resource_url(self.hook, self.kind, name))
-        if self._exists(name):
-            self.log.info("The %s %s exists from an earlier try of this run: reused.", self.kind, name)
-        else:
+        existing = self._existing(name)
+        if existing is None or self._discarded(existing):
             super().execute(context)
+        else:
+            self.log.info("The %s %s exists from an earlier try of this run: reused.", self.kind, name)
         return self._ready(context, name)
 
     def _name(self) -> str:
@@ -83,14 +89,18 @@ class _DeployStep(BaseOperator):
     def _ready(self, context: Context, name: str) -> dict[str, str]:
         return {self.kind: name}
 
-    def _exists(self, name: str) -> bool:
+    def _existing(self, name: str) -> dict[str, Any] | None:
+        """The resource's description, or None when there is none."""
         try:
-            self._describe(name)
+            return self._describe(name)
         except ClientError as error:
             if is_not_found(error):
-                return False
+                return None
             raise
-        return True
+
+    def _discarded(self, existing: dict[str, Any]) -> bool:
+        """Whether what an earlier try left cannot be reused and was deleted, to be created again."""
+        return False
 
 
 class DeployModelOperator(_DeployStep, SageMakerModelOperator):
@@ -133,6 +143,34 @@ class DeployEndpointOperator(_DeployStep, SageMakerEndpointOperator):
 
     def _describe(self, name: str) -> dict[str, Any]:
         return self.hook.describe_endpoint(name)
+
+    def _discarded(self, endpoint: dict[str, Any]) -> bool:
+        """A Failed endpoint never recovers: reused, it would fail this try at once as it failed the
+        last. Only the endpoint is made again; its config and model are fine."""
+        if endpoint["EndpointStatus"] != "Failed":
+            return False
+        name = endpoint["EndpointName"]
+        delete_deployed(self.hook.conn, self.kind, name)
+        self._wait_until_gone(name)
+        self.log.info(
+            "Endpoint %s was Failed from an earlier try (%s): deleted, creating it again.",
+            name,
+            endpoint.get("FailureReason") or "no FailureReason given",
+        )
+        return True
+
+    def _wait_until_gone(self, name: str) -> None:
+        """DeleteEndpoint only starts the deletion (Deleting): the name is free once it is done."""
+        deadline = time.monotonic() + ENDPOINT_DELETE_DEADLINE.total_seconds()
+        while (endpoint := self._existing(name)) is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AirflowException(
+                    f"endpoint {name} was still {endpoint['EndpointStatus']} "
+                    f"{ENDPOINT_DELETE_DEADLINE.total_seconds():g}s after DeleteEndpoint; expected it gone"
+                )
+            self.log.info("Endpoint %s is %s.", name, endpoint["EndpointStatus"])
+            time.sleep(min(self.check_interval, remaining))
 
     def _ready(self, context: Context, name: str) -> dict[str, str]:
         endpoint = self.hook.describe_endpoint(name)

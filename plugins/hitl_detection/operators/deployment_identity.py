@@ -13,10 +13,10 @@ from __future__ import annotations
 import secrets
 
 from airflow.configuration import conf
-from airflow.sdk import Variable
+from airflow.sdk import Context, Variable
 
 from hitl_detection.dag_builder.defaults import CONF_SECTION
-from hitl_detection.domain.run_owner import DeploymentIdentity
+from hitl_detection.domain.run_owner import DeploymentIdentity, RunOwner
 
 DEPLOYMENT_ID_SETTING = "deployment_id"
 INSTALLATION_VARIABLE = "hitl_detection_installation_id"
@@ -33,6 +33,11 @@ def deployment_identity() -> DeploymentIdentity:
         raise ValueError(
             f"setting [{CONF_SECTION}] {DEPLOYMENT_ID_SETTING} or Variable {INSTALLATION_VARIABLE}: {error}"
         ) from error
+
+
+def run_owner(context: Context) -> RunOwner:
+    """The task's run, of its DAG, of this deployment: its run key names what the run writes."""
+    return deployment_identity().owner_of(context["dag_run"].dag_id, context["run_id"])
 
 
 def _installation_id() -> str:

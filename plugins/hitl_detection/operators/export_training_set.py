@@ -27,6 +27,7 @@ from hitl_detection.domain.training_sets import (
 )
 from hitl_detection.hooks.published_runs import PublishedRuns, ResultsFile
 from hitl_detection.hooks.training_set_files import TrainingSetFiles
+from hitl_detection.operators.deployment_identity import run_owner
 from hitl_detection.operators.links import RunFolderLink, s3_folder_url
 
 
@@ -71,7 +72,7 @@ class ExportTrainingSetOperator(AwsBaseOperator[S3Hook]):
         except ValueError as error:
             raise AirflowFailException(str(error)) from error
         runs.sort(key=lambda run: run.source.published_at, reverse=True)
-        folder = f"{prefix}{run_folder(context['run_id'])}/"
+        folder = f"{prefix}{run_folder(run_owner(context).run_key)}/"
         RunFolderLink.persist(context, lambda: s3_folder_url(self.hook, bucket, folder))
         classes = ClassList.merged(run.labels for run in reversed(runs))
         newest_first = ", ".join(run.results.uri for run in runs)

@@ -23,7 +23,7 @@ from hitl_detection.domain.run_owner import RunOwner
 from hitl_detection.domain.run_plan import DEFAULT_ENDPOINT_DEADLINE, RunPlan
 from hitl_detection.hooks.image_listing import image_keys
 from hitl_detection.operators.base import connections_of
-from hitl_detection.operators.deployment_identity import deployment_identity
+from hitl_detection.operators.deployment_identity import run_owner
 from hitl_detection.review.base import ReviewSetupError
 from hitl_detection.review.factory import build_review_backend, review_settings
 
@@ -144,7 +144,7 @@ class PlanRunOperator(AwsBaseOperator[SageMakerHook]):
     def _owner(self, context: Context) -> RunOwner:
         """This run of this DAG of this Airflow deployment: what its names and folder derive from."""
         try:
-            return deployment_identity().owner_of(context["dag_run"].dag_id, context["run_id"])
+            return run_owner(context)
         except ValueError as error:
             raise AirflowFailException(f"The run cannot be named: {error}") from error
 

@@ -115,9 +115,9 @@ class SageMakerEndpointLeftCheck(AwsBaseOperator[SageMakerHook]):
 
 
 def delete_deployed(client: Any, kind: str, name: str) -> str:
-    """Delete a model, endpoint config or endpoint a run deployed (`kind` as RESOURCE_KINDS names
-    it) with a boto3 SageMaker client: "deleted", or "already gone". Any other failure raises,
-    naming what is still there, whether it bills, and how to delete it by hand."""
+    """Delete a model, endpoint config or endpoint a run deployed (`kind`: "model", "endpoint
+    config" or "endpoint") with a boto3 SageMaker client: "deleted", or "already gone". Any other
+    failure raises, naming what is still there, whether it bills, and how to delete it by hand."""
     delete = {
         "endpoint": lambda: client.delete_endpoint(EndpointName=name),
         "endpoint config": lambda: client.delete_endpoint_config(EndpointConfigName=name),

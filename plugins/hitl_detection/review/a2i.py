@@ -157,6 +157,16 @@ class A2IReviewBackend(ReviewBackend):
     def is_transient(self, error: BaseException) -> bool:
         return is_transient(error)
 
+    def end_open(self, ticket: ReviewTicket) -> str:
+        try:
+            self.loops.stop_human_loop(ticket.name)
+        except self.loops.conn.exceptions.ResourceNotFoundException:
+            return f"human loop {ticket.name} no longer exists"
+        return (
+            f"human loop {ticket.name} was stopped, so that no one answers it (A2I bills each "
+            "reviewed object) after the run published"
+        )
+
     def collect(self, ticket: ReviewTicket) -> ReviewOutcome:
         """Describe the loop once; read the answers of a Completed one from its output.json.
 
@@ -183,7 +193,11 @@ class A2IReviewBackend(ReviewBackend):
             )
         if status != "Completed":
             return ReviewOutcome(
-                name, (), review, error=f"human loop {name} is still {status}; expected it to be finished"
+                name,
+                (),
+                review,
+                error=f"human loop {name} is still {status}; expected it to be finished",
+                still_open=status == "InProgress",
             )
         output_uri = loop["HumanLoopOutput"]["OutputS3Uri"]
         review["output_s3_uri"] = output_uri

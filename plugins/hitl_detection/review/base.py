@@ -106,9 +106,16 @@ class ReviewBackend(ABC):
         return False
 
     @abstractmethod
+    def end_open(self, ticket: ReviewTicket) -> str:
+        """Called for a task still open when the wait reached its deadline and the run publishes
+        without it: end it where the service can (so that nobody answers, and is paid for, what
+        the run will not publish). Says what was done, for the image's record."""
+
+    @abstractmethod
     def collect(self, ticket: ReviewTicket) -> ReviewOutcome:
         """The answers of one finished task, or why there are none.
 
         A task that failed, was skipped or deleted, or whose answer is unreadable, is an outcome
-        with an error; a fault of the service (throttling, network) is raised, to be retried.
+        with an error (`still_open` when no answer is there yet); a fault of the service
+        (throttling, network) is raised, to be retried.
         """

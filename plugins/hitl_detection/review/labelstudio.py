@@ -200,6 +200,13 @@ class LabelStudioReviewBackend(ReviewBackend):
             )
         return isinstance(error, httpx.TransportError)
 
+    def end_open(self, ticket: ReviewTicket) -> str:
+        """Label Studio has no way to close a task, and does not bill for one: it is left."""
+        return (
+            f"review task {ticket.name} stays open in Label Studio project {self.project_id}; "
+            "an answer given to it now is not in this run's results"
+        )
+
     def collect(self, ticket: ReviewTicket) -> ReviewOutcome:
         """Read the task once, with its annotations: every submitted one is a reviewer's answer.
 
@@ -248,6 +255,7 @@ class LabelStudioReviewBackend(ReviewBackend):
                     review,
                     error=f"{label} has {task.get('total_annotations')} of {required} annotations; "
                     "expected it to be finished",
+                    still_open=True,
                 )
             answers = parse_answers(task)
         except AnnotationFormatError as error:

@@ -32,9 +32,12 @@ class ReviewsSensor(BaseSensorOperator):
 
     Deferrable by default: while people review (for days, perhaps) the wait runs in the
     triggerer and holds no worker slot. With `deferrable=False` it pokes in `reschedule` mode,
-    which frees the slot between pokes. On `timeout` it fails naming the tasks still pending.
-    A task deleted by someone ends as failed (see `review.watch`), so it never holds up the wait.
-    Returns `{"finished": n, "failed": [task names]}`.
+    which frees the slot between pokes. A task deleted by someone ends as failed (see
+    `review.watch`), so it never holds up the wait.
+    Returns `{"finished": n, "failed": [task names]}`. At `timeout` (the wait's deadline) it
+    succeeds too, adding `"deadline_reached"` (when, and what was pending): the answers given are
+    published, and `collect_reviews` ends the tasks still open as failed reviews. A deadline
+    is the run's own expiry of its tasks, as A2I's is of a loop: it never costs the answers given.
 
     :param plan: the run's plan.
     :param started: `start_reviews`' result: counts and the backend's progress scope; None when
@@ -109,8 +112,12 @@ class ReviewsSensor(BaseSensorOperator):
             try:
                 return super().execute(context)
             except AirflowSensorTimeout as timeout:
-                state = self._last_progress.describe() if self._last_progress else ""
-                raise AirflowSensorTimeout(f"{timeout} {state}") from timeout
+                progress = self._last_progress
+                return self._deadline_reached(
+                    datetime.now(UTC).isoformat(),
+                    f"{timeout} {progress.describe() if progress else 'no check succeeded'}",
+                    list(progress.failed) if progress else [],
+                )
         missing_after = self._missing_after(datetime.now(UTC))
         try:
             progress = self._check(missing_after)
@@ -152,7 +159,7 @@ class ReviewsSensor(BaseSensorOperator):
         if event["status"] == "success":
             return self._finished(event["finished"], event["failed"])
         if event["status"] == "timeout":
-            raise AirflowSensorTimeout(event["message"])
+            return self._deadline_reached(event["deadline"], event["message"], event["failed"])
         raise AirflowException(f"Waiting for the reviews failed: {event.get('message', event)}")
 
     def _missing_after(self, began: datetime) -> datetime:
@@ -171,6 +178,15 @@ class ReviewsSensor(BaseSensorOperator):
         self._last_progress = self._watch.check()
         self.log.info("%s", self._last_progress.describe())
         return self._last_progress
+
+    def _deadline_reached(self, deadline: str, state: str, failed: list[str]) -> dict[str, Any]:
+        self.log.warning(
+            "The wait reached its deadline (%s): %s. The answers given are collected and published; "
+            "the tasks still open end as review_failed (collect_reviews says how each was ended).",
+            deadline,
+            state,
+        )
+        return {"finished": None, "failed": failed, "deadline_reached": {"at": deadline, "state": state}}
 
     def _finished(self, finished: int, failed: list[str]) -> dict[str, Any]:
         if failed:

@@ -29,7 +29,7 @@ class ReviewsTrigger(BaseTrigger):
     `scope` the backend's progress scope; tasks missing from a sweep are looked for as deleted
     from `missing_after` (ISO, UTC) on.
     Events: `{"status": "success", "finished", "failed"}`, `{"status": "timeout", "message",
-    "pending"}` or `{"status": "error", "message"}`.
+    "deadline", "failed", "pending"}` or `{"status": "error", "message"}`.
     """
 
     def __init__(
@@ -110,6 +110,8 @@ class ReviewsTrigger(BaseTrigger):
                     {
                         "status": "timeout",
                         "message": f"Reviews not finished by {self.deadline}: {state}",
+                        "deadline": self.deadline,
+                        "failed": list(progress.failed) if progress else [],
                         "pending": list(progress.pending) if progress else [],
                     }
                 )
