@@ -9,6 +9,7 @@ import argparse
 import ipaddress
 import json
 import logging
+import os
 import re
 import signal
 import socket
@@ -27,6 +28,8 @@ log = logging.getLogger("local_aws")
 
 EMULATED_SERVICES = ("sagemaker", "sagemaker-a2i-runtime", "sagemaker-runtime")
 REVIEWER_STOP_SECONDS = 5
+# How often --exit-with-parent checks that the parent process is still there.
+PARENT_WATCH_SECONDS = 1.0
 # A host as it goes in a URL: a DNS name or an IPv4 address, with no scheme, port or path.
 HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 
@@ -63,6 +66,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--region", default="us-east-1", help="AWS region of every resource (default us-east-1)"
+    )
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started this one ends, however it ends (a test run killed "
+        "before its clean-up, e.g. by its timeout, leaves no server behind)",
     )
     parser.add_argument("--moto-port", type=int, default=0, help="moto's port (default: a free one)")
     parser.add_argument("--port", type=int, default=0, help="the emulator's port (default: a free one)")
@@ -128,6 +137,14 @@ def _port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def _stop_with_parent(stop: threading.Event) -> None:
+    """Set `stop` once this process's parent is gone (it is then reparented: its parent id changes)."""
+    parent = os.getppid()
+    while not stop.wait(PARENT_WATCH_SECONDS):
+        if os.getppid() != parent:
+            stop.set()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(
@@ -139,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     received: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda number, _: (received.append(number), stop.set()))
+    if args.exit_with_parent:
+        threading.Thread(target=_stop_with_parent, args=(stop,), name="parent-watch", daemon=True).start()
 
     # The servers reach each other on this machine; clients are given URLs with the advertised host.
     moto = ThreadedMotoServer(ip_address=args.host, port=args.moto_port, verbose=False)
@@ -174,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     print(_banner(args, public_moto_url, public_emulator_url, time.monotonic() - started), flush=True)
     stop.wait()
 
-    log.info("Got %s, stopping", signal.Signals(received[0]).name)
+    log.info("Got %s, stopping", signal.Signals(received[0]).name if received else "no parent any more")
     if reviewer is not None:
         reviewer.join(REVIEWER_STOP_SECONDS)
     server.stop()

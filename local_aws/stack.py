@@ -100,7 +100,8 @@ class StackProcess:
 def start_stack(*args: str, timeout: float = 60.0, log_path: str | Path | None = None) -> StackProcess:
     """Run `python -m local_aws *args` and return once moto and the emulator both answer.
 
-    The process gets its own session, so signals sent to the caller's process group do not reach it.
+    The process gets its own session, so signals sent to the caller's process group do not reach it;
+    it stops by itself when the caller's process ends without stopping it (`--exit-with-parent`).
     Its log (stderr) goes to `log_path`, by default a new file in the temp directory.
     """
     started = time.monotonic()
@@ -134,7 +135,7 @@ def launch_stack(*args: str, timeout: float = 60.0, log_path: str | Path | None 
     }
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "local_aws", *args],
+            [sys.executable, "-m", "local_aws", "--exit-with-parent", *args],
             stdout=subprocess.PIPE,
             stderr=log_file,
             stdin=subprocess.DEVNULL,
