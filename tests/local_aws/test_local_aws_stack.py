@@ -3,6 +3,8 @@
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -113,6 +115,35 @@ def test_stopping_leaves_no_process_behind(tmp_path):
     assert not any(Path(f"/proc/{child}").exists() for child in spawned)
     log = (tmp_path / "stack.log").read_text()
     assert "Got SIGTERM" in log
+    assert "Stopped" in log
+
+
+def test_a_launcher_that_ends_without_stopping_it_leaves_no_server(tmp_path):
+    """A test run ended by its timeout (os._exit: no clean-up runs) must not leave the stand-in."""
+    log_path = tmp_path / "stack.log"
+    launcher = (
+        "import os, sys\n"
+        "from local_aws.stack import start_stack\n"
+        f"stack = start_stack(log_path={str(log_path)!r})\n"
+        "print(stack.pid, flush=True)\n"
+        "os._exit(1)\n"
+    )
+    ended = subprocess.run(
+        [sys.executable, "-c", launcher],
+        cwd=SAMPLES.parents[1],  # the project's root: local_aws imports from there
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    pid = int(ended.stdout.split()[0])
+
+    deadline = time.monotonic() + 10
+    while session_members(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert session_members(pid) == set()  # the stand-in, moto and the servers' threads: all gone
+    log = log_path.read_text()
+    assert "Got no parent any more, stopping" in log
     assert "Stopped" in log
 
 
