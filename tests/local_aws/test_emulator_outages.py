@@ -77,6 +77,26 @@ def test_an_armed_endpoint_is_creating_then_failed_with_its_reason(clean_stack):
     assert sagemaker.describe_endpoint(EndpointName="next-one")["EndpointStatus"] == "InService"
 
 
+def test_an_endpoint_is_deleting_for_its_armed_time_and_its_name_is_taken_until_it_is_gone(clean_stack):
+    sagemaker = clean_stack.client("sagemaker", NO_RETRIES)
+    arm_endpoint_outcome(clean_stack, "Failed", deleting_seconds=0.5)
+    create_endpoint(sagemaker, "detector")
+
+    sagemaker.delete_endpoint(EndpointName="detector")  # as SageMaker allows on a Failed endpoint
+    deleting = sagemaker.describe_endpoint(EndpointName="detector")
+    with pytest.raises(ClientError) as taken:  # moto would replace it; SageMaker refuses
+        sagemaker.create_endpoint(EndpointName="detector", EndpointConfigName="detector")
+    time.sleep(0.8)
+
+    assert deleting["EndpointStatus"] == "Deleting"
+    assert taken.value.response["Error"]["Code"] == "ValidationException"
+    assert f'Cannot create already existing endpoint "{deleting["EndpointArn"]}"' in str(taken.value)
+    with pytest.raises(ClientError, match="Could not find endpoint"):
+        sagemaker.describe_endpoint(EndpointName="detector")
+    sagemaker.create_endpoint(EndpointName="detector", EndpointConfigName="detector")  # free again
+    assert sagemaker.describe_endpoint(EndpointName="detector")["EndpointStatus"] == "InService"
+
+
 def test_create_endpoint_passes_on_what_moto_refuses(clean_stack):
     sagemaker = clean_stack.client("sagemaker", NO_RETRIES)
     with pytest.raises(ClientError) as excinfo:
@@ -94,6 +114,7 @@ def test_create_endpoint_passes_on_what_moto_refuses(clean_stack):
     [
         {"status": "Deleting"},
         {"status": "Failed", "creating_seconds": -1},
+        {"status": "Failed", "deleting_seconds": "soon"},
         {"status": "InService", "count": 0},
         [],
     ],

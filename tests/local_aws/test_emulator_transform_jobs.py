@@ -249,6 +249,22 @@ def test_jobs_are_listed_by_name(sagemaker, s3, model):
     assert sorted(names) == ["run-a-jpeg-1", "run-a-png-1"]
 
 
+def test_a_jobs_tags_are_listed_and_other_resources_tags_are_motos(sagemaker, s3, model):
+    tags = [{"Key": "hitl-detection:run", "Value": "manual__1"}]
+    created = sagemaker.create_transform_job(**request("job-tagged", manifest(s3, []), Tags=tags))
+    arn = created["TransformJobArn"]
+
+    assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == tags
+    model_arn = sagemaker.describe_model(ModelName=MODEL)["ModelArn"]
+    assert sagemaker.list_tags(ResourceArn=model_arn)["Tags"] == []  # answered by moto
+    with pytest.raises(ClientError) as raised:
+        sagemaker.list_tags(ResourceArn=arn.replace("job-tagged", "job-unknown"))
+    assert error_of(raised) == (
+        "ValidationException",
+        f"Could not find transform job {arn.replace('job-tagged', 'job-unknown')}",
+    )
+
+
 def test_a_job_works_on_its_instances_times_max_concurrent_transforms_within_the_model_capacity():
     work = JobWork("j", "ManifestFile", "s3://b/m", "image/jpeg", "s3://b/o/", 3, 4, 25)
 
