@@ -5,7 +5,8 @@ with start_label_studio() as studio:
     ...
 
 Label Studio pins packages that conflict with Airflow's, so it runs from its own virtualenv
-(`make labelstudio-venv`) as a subprocess in its own session, stopped by its process group id.
+(`make labelstudio-venv`) as a subprocess in its own session, stopped by its process group id; and
+by itself once the process that started it is gone without stopping it (`with_parent`).
 """
 
 import contextlib
@@ -16,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +27,7 @@ import httpx
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LABEL_STUDIO = PROJECT_ROOT / ".venv-labelstudio" / "bin" / "label-studio"
+WITH_PARENT = Path(__file__).with_name("with_parent.py")  # run as a script: it needs only the stdlib
 LOOPBACK = "127.0.0.1"
 CONN_ENV_NAME = "AIRFLOW_CONN_LABEL_STUDIO_DEFAULT"
 # Label Studio's users log in with an e-mail address. The token is applied when the user is first
@@ -183,7 +186,7 @@ def start_label_studio(
     ]
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
-            command,
+            [sys.executable, str(WITH_PARENT), *command],  # it goes when its starter does, however
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

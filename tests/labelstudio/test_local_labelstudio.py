@@ -13,6 +13,7 @@ import threading
 
 import httpx
 import pytest
+from processes import wait_until_session_ends
 
 from local_labelstudio.server import LOOPBACK, start_label_studio
 
@@ -32,6 +33,30 @@ def test_a_taken_port_is_refused():
 def test_a_missing_virtualenv_says_how_to_make_it(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"run `make labelstudio-venv` first"):
         start_label_studio(executable=tmp_path / "label-studio")
+
+
+def test_a_starter_that_ends_without_stopping_it_leaves_no_label_studio(copy_of_data_dir, project_root):
+    """A test run ended by its timeout (os._exit: no clean-up runs) must not leave Label Studio."""
+    starter = (
+        "import os\n"
+        "from local_labelstudio.server import start_label_studio\n"
+        f"studio = start_label_studio({str(copy_of_data_dir)!r})\n"
+        "print(studio.pid, studio.url, flush=True)\n"
+        "os._exit(1)\n"
+    )
+    ended = subprocess.run(
+        [sys.executable, "-c", starter],
+        cwd=project_root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    pid, url = ended.stdout.split()
+
+    assert wait_until_session_ends(int(pid), STOP_SECONDS) == set()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/health")
 
 
 def test_cli_prints_the_connection_first_and_stops_on_sigterm(copy_of_data_dir, project_root, tmp_path):

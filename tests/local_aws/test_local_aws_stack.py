@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from processes import session_members, wait_until_session_ends
 from stack_helpers import IMAGE_BUCKET, LOOPBACK_HEX, ROLE_ARN, TEMPLATE, WORKTEAM_ARN, listening_addresses
 
 from local_aws.stack import free_port, inject_fault, reset, start_stack
@@ -18,19 +19,6 @@ from local_aws.stack import free_port, inject_fault, reset, start_stack
 pytestmark = pytest.mark.stack
 
 SAMPLES = Path(__file__).resolve().parents[2] / "include" / "sample_images"
-
-
-def session_members(session_id: int) -> set[int]:
-    """Pids of the live processes in a session (field 6 of /proc/<pid>/stat)."""
-    members = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(fields[3]) == session_id and fields[0] != "Z":
-            members.add(int(stat.parent.name))
-    return members
 
 
 def children(pid: int) -> set[int]:
@@ -138,10 +126,7 @@ def test_a_launcher_that_ends_without_stopping_it_leaves_no_server(tmp_path):
     )
     pid = int(ended.stdout.split()[0])
 
-    deadline = time.monotonic() + 10
-    while session_members(pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert session_members(pid) == set()  # the stand-in, moto and the servers' threads: all gone
+    assert wait_until_session_ends(pid, 10) == set()  # the stand-in, moto and the servers: all gone
     log = log_path.read_text()
     assert "Got no parent any more, stopping" in log
     assert "Stopped" in log
